@@ -1,0 +1,1 @@
+"""Environment definitions (`<name>.toml`) and their loader, free of any cdktf import."""

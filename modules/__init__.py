@@ -1,0 +1,1 @@
+"""Constructs, one per concern. Importing this package imports nothing of cdktf."""

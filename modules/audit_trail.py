@@ -1,0 +1,104 @@
+"""A multi-region CloudTrail trail with log file validation, KMS-encrypted logs in its own bucket,
+S3 data events for the buckets it is told to watch, and delivery into CloudWatch Logs.
+
+CreateTrail checks that the bucket policy and the key policy already admit CloudTrail, while both
+policies must name the trail. The trail's ARN is therefore built from its known parts rather than
+taken from the trail resource, and the trail depends on both policies explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from modules.aws import cloudtrail, cloudwatch_log_group
+from modules.encryption_key import EncryptionKey
+from modules.iam import Role
+from modules.policy import Grantee, Statement
+from modules.secure_bucket import SecureBucket
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+
+
+class AuditTrail(Construct):
+    """Inputs:
+    - name: trail name (required).
+    - bucket: the SecureBucket that receives the logs (required).
+    - key: the EncryptionKey of the log files (required).
+    - watched_buckets: SecureBuckets whose object-level calls are recorded as data events (default none).
+    - log_group_name, log_group_key, log_retention_days: the CloudWatch Logs group the trail also
+      delivers to, its key (keep it apart from `key`, so that disabling one key cannot silence the
+      alarm about it), and its retention (required).
+    - logs_role_name: the IAM role CloudTrail assumes to write to the log group (required).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket, key: EncryptionKey,
+                 log_group_name: str, log_group_key: EncryptionKey, log_retention_days: int, logs_role_name: str,
+                 watched_buckets: Sequence[SecureBucket] = ()) -> None:
+        super().__init__(scope, id)
+        account, region, partition = key.account_id, key.region, key.partition
+        self.name = name
+        self.arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
+        self.log_prefix = f"AWSLogs/{account}/CloudTrail/"
+        source_is_trail = {"StringEquals": {"aws:SourceArn": [self.arn]}}
+        any_trail_of_account = {"kms:EncryptionContext:aws:cloudtrail:arn": [f"arn:{partition}:cloudtrail:*:{account}:trail/*"]}
+
+        bucket.policy.add(Statement(sid="AllowCloudTrailAclCheck", actions=["s3:GetBucketAcl"], resources=[bucket.arn],
+                                    principals={"Service": [CLOUDTRAIL]}, conditions=source_is_trail))
+        bucket.policy.add(Statement(
+            sid="AllowCloudTrailWrite", actions=["s3:PutObject"], resources=[f"{bucket.arn}/AWSLogs/{account}/*"],
+            principals={"Service": [CLOUDTRAIL]},
+            conditions={"StringEquals": {"aws:SourceArn": [self.arn], "s3:x-amz-acl": ["bucket-owner-full-control"]}},
+        ))
+        key.allow_service("AllowCloudTrailEncryptLogs", CLOUDTRAIL, ["kms:GenerateDataKey*"],
+                          {**source_is_trail, "StringLike": any_trail_of_account})
+        # With an S3 Bucket Key on the trail bucket, CloudTrail also decrypts the bucket-level key.
+        key.allow_service("AllowCloudTrailDescribeAndDecrypt", CLOUDTRAIL, ["kms:DescribeKey", "kms:Decrypt"], source_is_trail)
+        key.allow(Statement(
+            sid="AllowAccountToReadLogs", actions=["kms:Decrypt", "kms:ReEncryptFrom"], resources=["*"],
+            principals={"AWS": ["*"]},
+            conditions={"StringEquals": {"kms:CallerAccount": [account]}, "StringLike": any_trail_of_account},
+        ))
+
+        log_group_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name}"
+        log_group_key.allow_service(
+            "AllowCloudWatchLogs", f"logs.{region}.amazonaws.com",
+            ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn]}},
+        )
+        self.log_group = cloudwatch_log_group.CloudwatchLogGroup(
+            self, "log-group", name=log_group_name, retention_in_days=log_retention_days, kms_key_id=log_group_key.arn,
+        )
+        self.logs_role = Role(self, "logs-role", name=logs_role_name,
+                              description=f"Lets CloudTrail trail {name} write to CloudWatch Logs",
+                              trust=[Statement(sid="TrustCloudTrail", actions=["sts:AssumeRole"],
+                                               principals={"Service": [CLOUDTRAIL]}, conditions=source_is_trail)])
+        self.logs_role.grantee.allow("WriteTrailLogStreams", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                     [f"{log_group_arn}:log-stream:*"])
+
+        self.trail = cloudtrail.Cloudtrail(
+            self, "trail",
+            name=name,
+            s3_bucket_name=bucket.bucket.id,
+            kms_key_id=key.arn,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            cloud_watch_logs_group_arn=f"{self.log_group.arn}:*",
+            cloud_watch_logs_role_arn=self.logs_role.arn,
+            event_selector=[cloudtrail.CloudtrailEventSelector(
+                read_write_type="All",
+                include_management_events=True,
+                data_resource=[cloudtrail.CloudtrailEventSelectorDataResource(
+                    type="AWS::S3::Object", values=[f"{watched.arn}/" for watched in watched_buckets])],
+            )] if watched_buckets else None,
+            depends_on=[bucket.bucket_policy, key.key, self.logs_role.policy],
+        )
+
+    def grant_read(self, grantee: Grantee) -> None:
+        """Look up events, and describe this trail."""
+        grantee.allow("LookupCloudTrailEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"])
+        grantee.allow("ReadTrail", ["cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
+                                    "cloudtrail:ListTags"], [self.arn])

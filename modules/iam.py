@@ -1,0 +1,55 @@
+"""IAM roles and groups whose permissions are granted to them by the resources they use.
+
+Each carries one inline permissions policy (a `PolicyDocument` that grants add to) and exposes a
+`Grantee`. The permissions are a separate `aws_iam_*_policy` resource, so resources that name the
+role in their own policies (a key policy, a bucket policy) can be created between the role and
+its permissions without a dependency cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from modules.aws import iam_group, iam_group_policy, iam_role, iam_role_policy
+from modules.policy import Grantee, PolicyDocument, Statement, sid_part
+
+
+class Role(Construct):
+    """Inputs:
+    - name: the role name (required).
+    - description: shown in the console (required).
+    - trust: statements of the trust policy (required).
+    - max_session_seconds: longest session (default 3600).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str, description: str, trust: Sequence[Statement],
+                 max_session_seconds: int = 3600) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.trust = PolicyDocument(self, "trust", trust)
+        self.role = iam_role.IamRole(self, "role", name=name, description=description,
+                                     assume_role_policy=self.trust.json, max_session_duration=max_session_seconds)
+        self.permissions = PolicyDocument(self, "permissions")
+        self.policy = iam_role_policy.IamRolePolicy(self, "policy", name=f"{name}-permissions", role=self.role.id,
+                                                    policy=self.permissions.json)
+        self.arn = self.role.arn
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn)
+
+
+class Group(Construct):
+    """Inputs:
+    - name: the group name (required).
+
+    A group cannot be named in a resource policy, so its grantee has no principal ARN.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.group = iam_group.IamGroup(self, "group", name=name)
+        self.permissions = PolicyDocument(self, "permissions")
+        iam_group_policy.IamGroupPolicy(self, "policy", name=f"{name}-permissions", group=self.group.name,
+                                        policy=self.permissions.json)
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions)

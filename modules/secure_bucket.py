@@ -1,0 +1,163 @@
+"""An S3 bucket that is private, TLS-only and SSE-KMS encrypted by default, with grants.
+
+Secure defaults, none of which can be turned off: all four public-access-block settings, object
+ownership `BucketOwnerEnforced` (ACLs disabled), default encryption SSE-KMS with the given key and
+an S3 Bucket Key, a bucket policy denying requests without TLS, and a lifecycle rule aborting
+incomplete multipart uploads. Uploads that ask for any encryption other than SSE-KMS with this key
+are denied on the whole bucket or, with `kms_enforced_prefix`, below one prefix (CloudTrail writes
+its digest files with SSE-S3, so its bucket enforces KMS on the log prefix only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from modules.aws import (
+    s3_bucket,
+    s3_bucket_lifecycle_configuration as lifecycle,
+    s3_bucket_ownership_controls,
+    s3_bucket_policy,
+    s3_bucket_public_access_block,
+    s3_bucket_server_side_encryption_configuration as sse,
+    s3_bucket_versioning,
+)
+from modules.encryption_key import EncryptionKey
+from modules.policy import Grantee, PolicyDocument, Statement, deny_insecure_transport, sid_part
+
+READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation")
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecycleRule:
+    """A lifecycle rule; days of 0/None mean the action is not taken."""
+
+    id: str
+    prefix: str = ""
+    expire_days: int | None = None
+    noncurrent_expire_days: int | None = None
+    transitions: Sequence[tuple[int, str]] = ()  # (days, storage class)
+
+
+class SecureBucket(Construct):
+    """Inputs:
+    - name: the bucket name (required).
+    - key: the EncryptionKey of default encryption (required).
+    - versioned: keep every object version (default True).
+    - lifecycle_rules: LifecycleRule list (default none; an abort-incomplete-upload rule is always added).
+    - incomplete_upload_days: days before incomplete multipart uploads are aborted (default 7).
+    - kms_enforced_prefix: deny non-KMS uploads only below this prefix (default "": the whole bucket).
+    - restrict_to_grantees: deny object access to every principal not granted it (default False).
+    - prevent_destroy: Terraform refuses to destroy the bucket (default False).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey, versioned: bool = True,
+                 lifecycle_rules: Sequence[LifecycleRule] = (), incomplete_upload_days: int = 7,
+                 kms_enforced_prefix: str = "", restrict_to_grantees: bool = False,
+                 prevent_destroy: bool = False) -> None:
+        super().__init__(scope, id)
+        self.name = name
+        self.key = key
+        self.arn = f"arn:{key.partition}:s3:::{name}"
+        self._restricted = restrict_to_grantees
+        self._authorized: list[str] = []
+
+        self.bucket = s3_bucket.S3Bucket(
+            self, "bucket", bucket=name, force_destroy=False,
+            lifecycle={"prevent_destroy": True} if prevent_destroy else None,
+        )
+        bucket_id = self.bucket.id
+        self.public_access_block = s3_bucket_public_access_block.S3BucketPublicAccessBlock(
+            self, "public-access-block", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True,
+        )
+        s3_bucket_ownership_controls.S3BucketOwnershipControls(
+            self, "ownership", bucket=bucket_id,
+            rule=s3_bucket_ownership_controls.S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        if versioned:
+            s3_bucket_versioning.S3BucketVersioningA(
+                self, "versioning", bucket=bucket_id,
+                versioning_configuration=s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            )
+        sse.S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", bucket=bucket_id,
+            rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                    sse_algorithm="aws:kms", kms_master_key_id=key.arn),
+                bucket_key_enabled=True,
+            )],
+        )
+        rules = [LifecycleRule(id="abort-incomplete-uploads"), *lifecycle_rules]
+        lifecycle.S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=bucket_id,
+            rule=[self._lifecycle_rule(rule, incomplete_upload_days if i == 0 else None) for i, rule in enumerate(rules)],
+        )
+
+        objects = f"{self.arn}/{kms_enforced_prefix}*"
+        self.policy = PolicyDocument(self, "policy", [
+            deny_insecure_transport([self.arn, f"{self.arn}/*"]),
+            Statement(sid="DenyNonKmsEncryption", effect="Deny", actions=["s3:PutObject"], resources=[objects],
+                      principals={"*": ["*"]},
+                      conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": ["aws:kms"]}}),
+            Statement(sid="DenyOtherKmsKeys", effect="Deny", actions=["s3:PutObject"], resources=[objects],
+                      principals={"*": ["*"]},
+                      conditions={"StringNotEqualsIfExists": {
+                          "s3:x-amz-server-side-encryption-aws-kms-key-id": [key.arn, key.alias_arn]}}),
+        ])
+        # Changing the policy and the public access block at once makes S3 answer OperationAborted.
+        self.bucket_policy = s3_bucket_policy.S3BucketPolicy(
+            self, "bucket-policy", bucket=bucket_id, policy=self.policy.json,
+            depends_on=[self.public_access_block],
+        )
+
+    @staticmethod
+    def _lifecycle_rule(rule: LifecycleRule, abort_days: int | None) -> lifecycle.S3BucketLifecycleConfigurationRule:
+        return lifecycle.S3BucketLifecycleConfigurationRule(
+            id=rule.id,
+            status="Enabled",
+            filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix=rule.prefix)],
+            abort_incomplete_multipart_upload=[lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                days_after_initiation=abort_days)] if abort_days else None,
+            expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.expire_days)] if rule.expire_days else None,
+            noncurrent_version_expiration=[lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                noncurrent_days=rule.noncurrent_expire_days)] if rule.noncurrent_expire_days else None,
+            transition=[lifecycle.S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)
+                        for days, storage_class in rule.transitions] or None,
+        )
+
+    # --- grants -------------------------------------------------------------------------------
+
+    def _grant(self, grantee: Grantee, sid: str, object_actions: Sequence[str], prefix: str, key_grant) -> None:
+        if self._restricted:
+            if not grantee.principal_arn:
+                raise ValueError(f"{self.node.path}: {grantee.name} has no principal ARN; this bucket admits named principals only")
+            if grantee.principal_arn not in self._authorized:
+                self._authorized.append(grantee.principal_arn)
+                self._update_restriction()
+        bucket_sid = sid_part(self.node.id)
+        grantee.allow(f"{sid}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"])
+        grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])
+        # Only through S3: the grant covers the bucket's objects, not direct use of the key.
+        key_grant(grantee, conditions={"StringEquals": {"kms:ViaService": [f"s3.{self.key.region}.amazonaws.com"]}})
+
+    def grant_read(self, grantee: Grantee, prefix: str = "") -> None:
+        self._grant(grantee, "Read", READ_ACTIONS, prefix, self.key.grant_decrypt)
+
+    def grant_read_write(self, grantee: Grantee, prefix: str = "") -> None:
+        self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, self.key.grant_encrypt_decrypt)
+
+    def _update_restriction(self) -> None:
+        """Deny object access to every principal the bucket has not granted it to."""
+        statement = Statement(
+            sid="DenyObjectAccessToOthers", effect="Deny",
+            actions=READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, resources=[f"{self.arn}/*"],
+            principals={"*": ["*"]},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(self._authorized)}},
+        )
+        self.policy.replace(statement)

@@ -1,0 +1,146 @@
+"""The two stacks of an environment: the platform itself, and the bootstrap of its remote state.
+
+`PlatformStack` wires the constructs together and derives every permission from the resources:
+the application role is granted the data bucket, Athena queries and trail reads by the
+constructs that own them, and the key and bucket policies grow accordingly.
+"""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from environments.config import Environment
+from modules.access import Access
+from modules.analytics import Analytics
+from modules.audit_trail import AuditTrail
+from modules.aws import provider
+from modules.encryption_key import ENCRYPT_DECRYPT_ACTIONS, EncryptionKey
+from modules.monitoring import Monitoring
+from modules.policy import Statement
+from modules.secure_bucket import LifecycleRule, SecureBucket
+
+# The provider bindings are built from hashicorp/aws 6.x; every attribute used also exists in
+# 5.100 (terraform validate proves it against that release), so both majors are admitted.
+AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
+# S3 native state locking (`use_lockfile`) arrived in Terraform 1.10.
+TERRAFORM_VERSION = ">= 1.10"
+# Where each bootstrap stack keeps its local state, relative to its synthesized folder
+# (cdktf.out/stacks/<stack>/): `.bootstrap-state/` at the repository root, git-ignored.
+BOOTSTRAP_STATE_DIR = "../../../.bootstrap-state"
+
+
+def _configure_terraform(stack: TerraformStack, env: Environment, region: str) -> None:
+    provider.AwsProvider(
+        stack, "aws", region=region, allowed_account_ids=[env.account_id],
+        default_tags=[provider.AwsProviderDefaultTags(tags=env.all_tags)],
+    )
+    stack.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
+    stack.add_override("terraform.required_version", TERRAFORM_VERSION)
+
+
+def _key_settings(env: Environment, region: str) -> dict:
+    return dict(account_id=env.account_id, region=region, partition=env.partition, admin_arns=env.key_admin_arns,
+                deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy)
+
+
+def _outputs(stack: TerraformStack, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        TerraformOutput(stack, name, value=value)
+
+
+class BootstrapStack(TerraformStack):
+    """The environment's state bucket and its key; its own state stays local."""
+
+    def __init__(self, scope: Construct, env: Environment) -> None:
+        super().__init__(scope, env.bootstrap_stack)
+        region = env.state.region
+        _configure_terraform(self, env, region)
+        LocalBackend(self, path=f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
+        key = EncryptionKey(self, "state-key", alias=env.names.state_key_alias,
+                            description=f"Encrypts the Terraform state of environment {env.name}", **_key_settings(env, region))
+        bucket = SecureBucket(
+            self, "state-bucket", name=env.state.bucket, key=key, prevent_destroy=env.prevent_destroy,
+            incomplete_upload_days=env.retention.incomplete_upload_days,
+            lifecycle_rules=[LifecycleRule(id="expire-old-state-versions",
+                                           noncurrent_expire_days=env.retention.state_noncurrent_version_days)],
+        )
+        _outputs(self, {"state_bucket": bucket.name, "state_key_arn": key.arn})
+
+
+class PlatformStack(TerraformStack):
+    """Every resource of the environment; state in the bootstrap's bucket."""
+
+    def __init__(self, scope: Construct, env: Environment) -> None:
+        super().__init__(scope, env.name)
+        account, region, names, retention = env.account_id, env.region, env.names, env.retention
+        _configure_terraform(self, env, region)
+        backend = S3Backend(
+            self, bucket=env.state.bucket, key=env.state.key, region=env.state.region, encrypt=True,
+            kms_key_id=f"arn:{env.partition}:kms:{env.state.region}:{account}:{names.state_key_alias}",
+        )
+        backend.add_override("use_lockfile", True)
+
+        data_key = EncryptionKey(self, "data-key", alias=names.key_alias,
+                                 description="Encrypts the data, the CloudTrail logs and the Athena query results",
+                                 **_key_settings(env, region))
+        data_key.allow(Statement(
+            sid="AllowUseThroughS3ByAccount", actions=ENCRYPT_DECRYPT_ACTIONS, resources=["*"], principals={"AWS": ["*"]},
+            conditions={"StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com"], "kms:CallerAccount": [account]}},
+        ))
+        alerting_key = EncryptionKey(self, "alerting-key", alias=names.alerting_key_alias,
+                                     description="Encrypts the audit log group and the security alarm topic",
+                                     **_key_settings(env, region))
+        access = Access(self, "access", role_name=names.role, group_name=names.group, account_id=account,
+                        partition=env.partition, trusted_services=env.trusted_services)
+
+        bucket_settings = dict(key=data_key, incomplete_upload_days=retention.incomplete_upload_days)
+        data_bucket = SecureBucket(
+            self, "data-bucket", name=env.data_bucket, restrict_to_grantees=True, prevent_destroy=env.prevent_destroy,
+            lifecycle_rules=[LifecycleRule(id="expire-noncurrent-versions",
+                                           noncurrent_expire_days=retention.data_noncurrent_version_days)],
+            **bucket_settings,
+        )
+        results_bucket = SecureBucket(
+            self, "results-bucket", name=env.results_bucket, versioned=False,
+            lifecycle_rules=[LifecycleRule(id="expire-query-results", expire_days=retention.athena_results_days)],
+            **bucket_settings,
+        )
+        trail_bucket = SecureBucket(
+            self, "trail-bucket", name=env.trail_bucket, prevent_destroy=env.prevent_destroy,
+            kms_enforced_prefix=f"AWSLogs/{account}/CloudTrail/",
+            lifecycle_rules=[LifecycleRule(
+                id="age-out-logs", expire_days=retention.trail_logs_expire_days,
+                noncurrent_expire_days=retention.trail_noncurrent_version_days,
+                transitions=[(retention.trail_logs_infrequent_access_days, "STANDARD_IA"),
+                             (retention.trail_logs_glacier_days, "GLACIER")],
+            )],
+            **bucket_settings,
+        )
+        trail = AuditTrail(
+            self, "audit-trail", name=names.trail, bucket=trail_bucket, key=data_key, watched_buckets=[data_bucket],
+            log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=retention.log_group_days,
+            logs_role_name=names.trail_logs_role,
+        )
+        analytics = Analytics(
+            self, "analytics", workgroup_name=names.workgroup, database_name=names.database, trail=trail,
+            trail_bucket=trail_bucket, results_bucket=results_bucket, key=data_key,
+            bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
+            projected_regions=env.athena.projected_regions,
+        )
+        monitoring = Monitoring(self, "monitoring", log_group=trail.log_group, topic_name=names.alarm_topic,
+                                alerting_key=alerting_key, watched_key=data_key, emails=env.alarm_emails)
+
+        role = access.role.grantee
+        data_bucket.grant_read_write(role)
+        analytics.grant_query(role)
+        trail.grant_read(role)
+        if env.analysts_direct_athena:
+            analytics.grant_query(access.group.grantee)
+
+        _outputs(self, {
+            "data_key_arn": data_key.arn, "alerting_key_arn": alerting_key.arn,
+            "data_bucket": data_bucket.name, "results_bucket": results_bucket.name, "trail_bucket": trail_bucket.name,
+            "trail_arn": trail.trail.arn, "workgroup": analytics.workgroup.name, "application_role_arn": access.role.arn,
+            "analysts_group": access.group.group.name, "alarm_topic_arn": monitoring.topic.arn,
+        })

@@ -1,0 +1,655 @@
+"""Tests of the environment loader (`environments/config.py`) and of main.py's bad-input path.
+
+Every problem is one line `<folder>/<file>: <key>: <problem>`; the fragments asserted below are
+copied from the messages in config.py. Environment files are written into `tmp_path/envs`, so
+every line starts with `envs/<file>: `.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # also works as `pytest tests/`, not only `python -m pytest`
+    sys.path.insert(0, str(ROOT))
+
+from environments.config import ConfigError, Environment, load_environments  # noqa: E402
+
+MINIMAL = {"company_prefix": "acme", "account_id": "111111111111", "region": "eu-west-1"}
+DROP = object()  # value in `config(...)` that removes a key of MINIMAL
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(map(toml_value, value)) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Top-level scalars first, then one `[section]` per dict value."""
+    lines = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for section, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"[{json.dumps(section)}]")
+            lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def config(**changes: Any) -> dict[str, Any]:
+    """MINIMAL with keys replaced, added (dicts become sections) or removed (DROP)."""
+    data = {**MINIMAL, **changes}
+    return {k: v for k, v in data.items() if v is not DROP}
+
+
+def write_envs(tmp_path: Path, files: dict[str, dict[str, Any] | str]) -> Path:
+    """Write `{stem: dict or raw TOML text}` as `tmp_path/envs/<stem>.toml`; return the folder."""
+    folder = tmp_path / "envs"
+    folder.mkdir(exist_ok=True)
+    for stem, content in files.items():
+        text = content if isinstance(content, str) else to_toml(content)
+        (folder / f"{stem}.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def load(tmp_path: Path, files: dict[str, dict[str, Any] | str], only: list[str] | None = None) -> dict[str, Environment]:
+    return {env.name: env for env in load_environments(write_envs(tmp_path, files), only)}
+
+
+def problems(tmp_path: Path, files: dict[str, dict[str, Any] | str], only: list[str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_environments(write_envs(tmp_path, files), only)
+    found = caught.value.problems
+    assert found and all(isinstance(p, str) and "\n" not in p for p in found)
+    assert str(caught.value) == "\n".join(found)
+    return found
+
+
+def file_and_key(problem: str) -> tuple[str, str]:
+    file, key, _ = problem.split(": ", 2)
+    return file, key
+
+
+def lines_for(found: list[str], file: str, key: str) -> list[str]:
+    return [p for p in found if file_and_key(p) == (f"envs/{file}", key)]
+
+
+# --- one bad value: rejected with a line naming the file and the key --------------------------
+
+
+@dataclass
+class Bad:
+    id: str
+    content: dict[str, Any] | str
+    key: str
+    fragment: str
+    also: set[str] = field(default_factory=set)  # other keys legitimately reported too
+
+
+ARABIC_INDIC_ONE = "\u0661"  # '١': a digit to `\d` without re.ASCII, not to AWS
+LONG_PREFIX = "a" * 48  # `<prefix>-cloudtrail-logs` is 64 characters; 47 is fine (see ACCEPTED)
+
+BAD = [
+    # the file itself
+    Bad("toml-syntax", 'company_prefix = "acme\n', "(file)", "invalid TOML"),
+    Bad("toml-duplicate-key", to_toml(MINIMAL) + 'region = "eu-west-2"\n', "(file)", "invalid TOML"),
+    # unknown and missing keys
+    Bad("unknown-top-level", config(colour="blue"), "colour", "unknown key"),
+    Bad("unknown-in-names", config(names={"colour": "blue"}), "names.colour", "unknown key"),
+    Bad("unknown-in-retention", config(retention={"log_days": 30}), "retention.log_days", "unknown key"),
+    Bad("unknown-section", config(extras={"a": "b"}), "extras", "unknown key"),
+    Bad("section-not-a-table", config(names="blue"), "names", "must be a table"),
+    Bad("missing-company-prefix", config(company_prefix=DROP), "company_prefix", "missing required key"),
+    Bad("missing-account-id", config(account_id=DROP), "account_id", "missing required key"),
+    Bad("missing-region", config(region=DROP), "region", "missing required key"),
+    # types (`true` is not an integer, `1` is not a boolean)
+    Bad("str-for-int", config(key_deletion_window_days="30"), "key_deletion_window_days", "must be an integer, got str '30'"),
+    Bad("int-for-str", config(names={"role": 5}), "names.role", "must be a string, got int 5"),
+    Bad("bool-for-int", config(retention={"log_group_days": True}), "retention.log_group_days", "must be an integer, got bool True"),
+    Bad("int-for-bool", config(production=1), "production", "must be true or false, got int 1"),
+    Bad("int-in-list", config(trusted_services=[1]), "trusted_services", "must be a list of strings"),
+    Bad("str-for-table", config(tags="platform"), "tags", "must be a table, got str 'platform'"),
+    # account and region
+    Bad("account-11-digits", config(account_id="11111111111"), "account_id", "must be 12 digits, got '11111111111'"),
+    Bad("account-13-digits", config(account_id="1111111111111"), "account_id", "must be 12 digits"),
+    Bad("account-letters", config(account_id="11111111111a"), "account_id", "must be 12 digits"),
+    Bad("account-int", config(account_id=111111111111), "account_id", "must be a string, got int 111111111111"),
+    Bad("region-word", config(region="europe"), "region", "must be an AWS region name such as 'eu-west-1', got 'europe'"),
+    Bad("region-no-number", config(region="eu-west"), "region", "must be an AWS region name"),
+    Bad("state-region", config(state={"region": "eu-west"}), "state.region", "must be an AWS region name"),
+    # bucket names made from company_prefix; the default state bucket `<prefix>-terraform-state`
+    # is then just as invalid and is reported too
+    Bad("prefix-uppercase", config(company_prefix="Acme"), "company_prefix",
+        "makes an invalid bucket name 'Acme-encrypted-data' may hold only lowercase letters", {"state.bucket"}),
+    Bad("prefix-underscore", config(company_prefix="acme_corp"), "company_prefix", "may hold only lowercase letters", {"state.bucket"}),
+    Bad("prefix-too-long", config(company_prefix=LONG_PREFIX), "company_prefix",
+        f"'{LONG_PREFIX}-cloudtrail-logs' must be 3 to 63 characters long", {"state.bucket"}),
+    Bad("prefix-leading-hyphen", config(company_prefix="-acme"), "company_prefix", "must begin and end with a letter or digit", {"state.bucket"}),
+    Bad("prefix-empty", config(company_prefix=""), "company_prefix", "must begin and end with a letter or digit", {"state.bucket"}),
+    Bad("prefix-ip-address", config(company_prefix="192.168.1.1"), "company_prefix", "may hold only lowercase letters", {"state.bucket"}),
+    Bad("prefix-xn--", config(company_prefix="xn--acme"), "company_prefix", "must not start with 'xn--'", {"state.bucket"}),
+    Bad("prefix-sthree-", config(company_prefix="sthree-acme"), "company_prefix",
+        "makes an invalid bucket name 'sthree-acme-encrypted-data' must not start with 'sthree-'", {"state.bucket"}),
+    Bad("prefix-amzn-s3-demo-", config(company_prefix="amzn-s3-demo-acme"), "company_prefix",
+        "makes an invalid bucket name 'amzn-s3-demo-acme-encrypted-data' must not start with 'amzn-s3-demo-'", {"state.bucket"}),
+    # explicit state bucket
+    Bad("state-bucket-xn--", config(state={"bucket": "xn--acme-state"}), "state.bucket",
+        "bucket name 'xn--acme-state' must not start with 'xn--'"),
+    Bad("state-bucket-sthree-", config(state={"bucket": "sthree-acme-state"}), "state.bucket",
+        "bucket name 'sthree-acme-state' must not start with 'sthree-'"),
+    Bad("state-bucket-amzn-s3-demo-", config(state={"bucket": "amzn-s3-demo-acme-state"}), "state.bucket",
+        "bucket name 'amzn-s3-demo-acme-state' must not start with 'amzn-s3-demo-'"),
+    Bad("state-bucket-s3alias", config(state={"bucket": "acme-state-s3alias"}), "state.bucket", "must not end with '-s3alias'"),
+    Bad("state-bucket--ol-s3", config(state={"bucket": "acme-state--ol-s3"}), "state.bucket",
+        "bucket name 'acme-state--ol-s3' must not end with '--ol-s3'"),
+    Bad("state-bucket--x-s3", config(state={"bucket": "acme-state--x-s3"}), "state.bucket",
+        "bucket name 'acme-state--x-s3' must not end with '--x-s3'"),
+    # the IP-address check runs before the character check, so the message says what is wrong
+    Bad("state-bucket-ip-address", config(state={"bucket": "192.168.1.1"}), "state.bucket",
+        "bucket name '192.168.1.1' must not look like an IP address"),
+    Bad("state-bucket-too-short", config(state={"bucket": "ab"}), "state.bucket", "must be 3 to 63 characters long"),
+    Bad("state-bucket-trailing-hyphen", config(state={"bucket": "acme-state-"}), "state.bucket", "must begin and end with a letter or digit"),
+    # retention
+    Bad("retention-zero", config(retention={"data_noncurrent_version_days": 0}),
+        "retention.data_noncurrent_version_days", "must be a positive number of days, got 0"),
+    Bad("retention-negative", config(retention={"athena_results_days": -1}),
+        "retention.athena_results_days", "must be a positive number of days, got -1"),
+    Bad("infrequent-access-below-30", config(retention={"trail_logs_infrequent_access_days": 29}),
+        "retention.trail_logs_infrequent_access_days", "must be at least 30, got 29"),
+    Bad("log-retention-366", config(retention={"log_group_days": 366}), "retention.log_group_days", "CloudWatch Logs accepts only"),
+    Bad("log-retention-0", config(retention={"log_group_days": 0}), "retention.log_group_days", "got 0"),
+    Bad("transitions-out-of-order", config(retention={"trail_logs_glacier_days": 3000}),
+        "retention.trail_logs_glacier_days", "trail log transitions must come in order"),
+    # KMS
+    Bad("key-deletion-6", config(key_deletion_window_days=6), "key_deletion_window_days", "must be from 7 to 30, got 6"),
+    Bad("key-deletion-31", config(key_deletion_window_days=31), "key_deletion_window_days", "must be from 7 to 30, got 31"),
+    Bad("key-alias-no-prefix", config(names={"key_alias": "s3-key"}), "names.key_alias", "must be 'alias/' followed by"),
+    Bad("key-alias-aws-reserved", config(names={"alerting_key_alias": "alias/aws/s3"}), "names.alerting_key_alias", "(not 'alias/aws/')"),
+    # Athena
+    Bad("scan-cutoff-below-10MiB", config(athena={"bytes_scanned_cutoff": 10485759}),
+        "athena.bytes_scanned_cutoff", "must be at least 10485760, got 10485759"),
+    Bad("projection-start-dashes", config(athena={"projection_start": "2025-01-01"}), "athena.projection_start", "must be a date as YYYY/MM/DD"),
+    Bad("projection-start-feb-31", config(athena={"projection_start": "2025/02/31"}), "athena.projection_start",
+        "must be a date as YYYY/MM/DD, got '2025/02/31'"),
+    Bad("projection-start-feb-29-no-leap-year", config(athena={"projection_start": "2023/02/29"}), "athena.projection_start",
+        "must be a date as YYYY/MM/DD, got '2023/02/29'"),
+    Bad("projection-start-month-13", config(athena={"projection_start": "2025/13/01"}), "athena.projection_start",
+        "must be a date as YYYY/MM/DD, got '2025/13/01'"),
+    Bad("projection-start-day-00", config(athena={"projection_start": "2025/01/00"}), "athena.projection_start",
+        "must be a date as YYYY/MM/DD, got '2025/01/00'"),
+    Bad("projected-region", config(athena={"projected_regions": ["eu-west-1", "europe"]}),
+        "athena.projected_regions", "must be an AWS region name, got 'europe'"),
+    # other names and lists
+    Bad("role-with-space", config(names={"role": "my role"}), "names.role", "must be a valid IAM name"),
+    Bad("group-too-long", config(names={"group": "g" * 65}), "names.group", "must be a valid IAM name"),
+    Bad("trail-too-short", config(names={"trail": "ab"}), "names.trail", "must be 3-128 letters"),
+    Bad("database-uppercase", config(names={"database": "Logs"}), "names.database", "must be lowercase letters, digits and '_'"),
+    Bad("admin-arn", config(key_admin_arns=["arn:aws:iam::1234:role/admin"]), "key_admin_arns", "must be an IAM role, user or root ARN"),
+    Bad("service", config(trusted_services=["ec2"]), "trusted_services", "must be a service principal"),
+    Bad("email", config(alarm_emails=["security"]), "alarm_emails", "must be an e-mail address, got 'security'"),
+    Bad("tag-value-int", config(tags={"cost-center": 5}), "tags", "bad: 'cost-center'"),
+    # a trailing newline is rejected (whole-value match), and shown escaped by repr
+    Bad("account-trailing-newline", config(account_id="111111111111\n"), "account_id", "must be 12 digits, got '111111111111\\n'"),
+    Bad("region-trailing-newline", config(region="eu-west-1\n"), "region",
+        "must be an AWS region name such as 'eu-west-1', got 'eu-west-1\\n'"),
+    Bad("state-region-trailing-newline", config(state={"region": "eu-west-1\n"}), "state.region", "got 'eu-west-1\\n'"),
+    Bad("state-bucket-trailing-newline", config(state={"bucket": "acme-state\n"}), "state.bucket",
+        "bucket name 'acme-state\\n' may hold only lowercase letters"),
+    Bad("key-alias-trailing-newline", config(names={"key_alias": "alias/s3-key\n"}), "names.key_alias", "got 'alias/s3-key\\n'"),
+    Bad("role-trailing-newline", config(names={"role": "AppRole\n"}), "names.role", "must be a valid IAM name (1-64 of letters, digits, +=,.@_-), got 'AppRole\\n'"),
+    Bad("trail-trailing-newline", config(names={"trail": "audit\n"}), "names.trail", "got 'audit\\n'"),
+    Bad("database-trailing-newline", config(names={"database": "logs\n"}), "names.database", "got 'logs\\n'"),
+    Bad("projection-start-trailing-newline", config(athena={"projection_start": "2025/01/01\n"}), "athena.projection_start",
+        "must be a date as YYYY/MM/DD, got '2025/01/01\\n'"),
+    Bad("projected-region-trailing-newline", config(athena={"projected_regions": ["eu-west-1\n"]}), "athena.projected_regions",
+        "got 'eu-west-1\\n'"),
+    Bad("service-trailing-newline", config(trusted_services=["ec2.amazonaws.com\n"]), "trusted_services", "got 'ec2.amazonaws.com\\n'"),
+    Bad("admin-arn-trailing-newline", config(key_admin_arns=["arn:aws:iam::111111111111:role/admin\n"]), "key_admin_arns",
+        "got 'arn:aws:iam::111111111111:role/admin\\n'"),
+    Bad("email-trailing-newline", config(alarm_emails=["security@example.com\n"]), "alarm_emails", "got 'security@example.com\\n'"),
+    Bad("tag-key-trailing-newline", config(tags={"team\n": "platform"}), "tags", "bad: 'team\\n'"),
+    # non-ASCII digits and letters are rejected (ASCII-only patterns)
+    Bad("account-arabic-indic-digits", config(account_id=ARABIC_INDIC_ONE * 12), "account_id", f"must be 12 digits, got '{ARABIC_INDIC_ONE * 12}'"),
+    Bad("region-arabic-indic-digit", config(region=f"eu-west-{ARABIC_INDIC_ONE}"), "region", f"got 'eu-west-{ARABIC_INDIC_ONE}'"),
+    Bad("role-non-ascii-letter", config(names={"role": "R\u00f4le"}), "names.role", "must be a valid IAM name (1-64 of letters, digits, +=,.@_-), got 'R\u00f4le'"),
+    Bad("group-non-ascii-letter", config(names={"group": "Analystes\u00c9quipe"}), "names.group", "got 'Analystes\u00c9quipe'"),
+    Bad("projection-start-fullwidth-digits", config(athena={"projection_start": "\uff12\uff10\uff12\uff15/01/01"}),
+        "athena.projection_start", "must be a date as YYYY/MM/DD, got '\uff12\uff10\uff12\uff15/01/01'"),
+    Bad("admin-arn-arabic-indic-account", config(key_admin_arns=[f"arn:aws:iam::{ARABIC_INDIC_ONE * 12}:role/admin"]), "key_admin_arns",
+        "must be an IAM role, user or root ARN"),
+    Bad("tag-key-non-ascii", config(tags={"co\u00fbt": "platform"}), "tags", "bad: 'co\u00fbt'"),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in BAD])
+def test_bad_value_is_reported_with_file_and_key(tmp_path: Path, case: Bad) -> None:
+    found = problems(tmp_path, {"dev": case.content})
+    matching = lines_for(found, "dev.toml", case.key)
+    assert matching, found
+    assert any(case.fragment in line for line in matching), found
+    assert {file_and_key(p) for p in found} == {("envs/dev.toml", k) for k in {case.key} | case.also}
+
+
+# --- boundary values that must be accepted ----------------------------------------------------
+
+
+ACCEPTED = [
+    pytest.param(config(retention={"log_group_days": 365}), "retention.log_group_days", 365, id="log-retention-365"),
+    pytest.param(config(retention={"log_group_days": 3653}), "retention.log_group_days", 3653, id="log-retention-3653"),
+    pytest.param(config(retention={"log_group_days": 1}), "retention.log_group_days", 1, id="log-retention-1"),
+    pytest.param(config(key_deletion_window_days=7), "key_deletion_window_days", 7, id="key-deletion-7"),
+    pytest.param(config(key_deletion_window_days=30), "key_deletion_window_days", 30, id="key-deletion-30"),
+    pytest.param(config(athena={"bytes_scanned_cutoff": 10485760}), "athena.bytes_scanned_cutoff", 10485760, id="scan-cutoff-10MiB"),
+    pytest.param(config(retention={"trail_logs_infrequent_access_days": 30}),
+                 "retention.trail_logs_infrequent_access_days", 30, id="infrequent-access-30"),
+    pytest.param(config(account_id="000000000001"), "account_id", "000000000001", id="account-leading-zeros"),
+    pytest.param(config(region="us-gov-west-1"), "region", "us-gov-west-1", id="region-govcloud"),
+    pytest.param(config(region="ap-southeast-2"), "region", "ap-southeast-2", id="region-ap-southeast-2"),
+    pytest.param(config(company_prefix="a" * 47), "trail_bucket", "a" * 47 + "-cloudtrail-logs", id="prefix-47-chars"),
+    # `acme--encrypted-data`: adjacent hyphens are allowed in bucket names
+    pytest.param(config(company_prefix="acme-"), "data_bucket", "acme--encrypted-data", id="prefix-trailing-hyphen"),
+    pytest.param(config(state={"bucket": "s" * 63}), "state.bucket", "s" * 63, id="state-bucket-63-chars"),
+    pytest.param(config(names={"role": "r" * 64}), "names.role", "r" * 64, id="role-64-chars"),
+    pytest.param(config(athena={"projection_start": "2024/02/29"}), "athena.projection_start", "2024/02/29", id="projection-start-leap-day"),
+]
+
+
+@pytest.mark.parametrize("content, attribute, expected", ACCEPTED)
+def test_boundary_value_is_accepted(tmp_path: Path, content: dict[str, Any], attribute: str, expected: Any) -> None:
+    env = load(tmp_path, {"dev": content})["dev"]
+    assert attrgetter(attribute)(env) == expected
+
+
+# --- everything is reported at once -----------------------------------------------------------
+
+
+def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    found = problems(tmp_path, {
+        "broken": "region = [\n",
+        "dev": config(colour="blue", region=DROP, retention={"log_group_days": 366, "athena_results_days": 0}),
+        "prod": config(account_id="12345", key_deletion_window_days=True, names={"nmae": "x"}),
+        "good": config(company_prefix="acme-good", account_id="999999999999"),
+    })
+    assert sorted(file_and_key(p) for p in found) == sorted([
+        ("envs/broken.toml", "(file)"),
+        ("envs/dev.toml", "colour"),
+        ("envs/dev.toml", "region"),
+        ("envs/dev.toml", "retention.log_group_days"),
+        ("envs/dev.toml", "retention.athena_results_days"),
+        ("envs/prod.toml", "account_id"),
+        ("envs/prod.toml", "key_deletion_window_days"),
+        ("envs/prod.toml", "names.nmae"),
+    ])
+
+
+def test_file_problems_and_collisions_are_reported_together(tmp_path: Path) -> None:
+    found = problems(tmp_path, {
+        "a": config(),
+        "b": config(account_id="222222222222"),  # same prefix: same bucket names
+        "c": config(company_prefix="acme-c", region="europe"),
+    })
+    assert lines_for(found, "c.toml", "region")
+    assert lines_for(found, "b.toml", "company_prefix")
+
+
+# --- defaults ---------------------------------------------------------------------------------
+
+
+def test_minimal_file_gets_seed_names_and_derived_names(tmp_path: Path) -> None:
+    env = load(tmp_path, {"dev": config()})["dev"]
+    assert (env.name, env.source) == ("dev", "envs/dev.toml")
+    assert env.names.key_alias == "alias/s3-encryption-key"
+    assert env.names.trail == "s3-data-activity-trail"
+    assert env.names.trail_logs_role == "s3-data-activity-trail-cloudwatch-logs"
+    assert env.names.workgroup == "data-analysis-workgroup"
+    assert env.names.database == "cloudtrail_logs"
+    assert env.names.role == "S3DataProcessingRole"
+    assert env.names.group == "DataAnalystsGroup"
+    assert (env.data_bucket, env.results_bucket, env.trail_bucket) == (
+        "acme-encrypted-data", "acme-athena-results", "acme-cloudtrail-logs")
+    assert env.state.bucket == "acme-terraform-state"
+    assert env.state.key == "dev/terraform.tfstate"
+    assert env.state.region == "eu-west-1"
+    assert (env.production, env.prevent_destroy, env.key_deletion_window_days) == (False, False, 7)
+    assert env.trusted_services == ("ec2.amazonaws.com", "lambda.amazonaws.com")
+
+
+def test_state_key_follows_the_file_name(tmp_path: Path) -> None:
+    env = load(tmp_path, {"qa-eu": config()})["qa-eu"]
+    assert env.state.key == "qa-eu/terraform.tfstate"
+    assert env.all_tags["environment"] == "qa-eu"
+
+
+def test_production_turns_on_the_guardrails(tmp_path: Path) -> None:
+    env = load(tmp_path, {"prod": config(production=True)})["prod"]
+    assert (env.prevent_destroy, env.key_deletion_window_days) == (True, 30)
+
+
+def test_explicit_values_override_defaults(tmp_path: Path) -> None:
+    env = load(tmp_path, {"prod": config(
+        production=True, prevent_destroy=False, key_deletion_window_days=14,
+        state={"bucket": "acme-tfstate", "key": "platform/prod.tfstate", "region": "us-east-1"},
+        names={"role": "AppRole", "trail": "audit"},
+    )})["prod"]
+    assert (env.prevent_destroy, env.key_deletion_window_days) == (False, 14)
+    assert env.state == type(env.state)(bucket="acme-tfstate", key="platform/prod.tfstate", region="us-east-1")
+    assert (env.names.role, env.names.trail, env.names.trail_logs_role) == ("AppRole", "audit", "audit-cloudwatch-logs")
+    assert env.names.group == "DataAnalystsGroup"  # untouched keys of the section keep their defaults
+
+
+def test_defaults_are_not_shared_between_environments(tmp_path: Path) -> None:
+    envs = load(tmp_path, {
+        "a": config(company_prefix="acme-a"),
+        "b": config(company_prefix="acme-b", account_id="222222222222"),
+    })
+    a, b = envs["a"], envs["b"]
+    assert a.tags == b.tags == {}
+    assert a.tags is not b.tags
+    a.tags["owner"] = "team-a"  # the dataclass is frozen, its dict is not
+    assert b.tags == {}
+    assert load(tmp_path, {"a": config(company_prefix="acme-a")}, only=["a"])["a"].tags == {}  # the schema's default is intact
+
+
+def test_all_tags_adds_the_standard_tags_which_win(tmp_path: Path) -> None:
+    env = load(tmp_path, {"dev": config(tags={"cost-center": "platform", "project": "mine"})})["dev"]
+    assert env.all_tags == {
+        "cost-center": "platform",
+        "project": "encrypted-data-platform",
+        "environment": "dev",
+        "managed-by": "cdktf",
+    }
+    custom = load(tmp_path, {"dev": config(project="lakehouse")})["dev"]
+    assert custom.all_tags == {"project": "lakehouse", "environment": "dev", "managed-by": "cdktf"}
+
+
+def test_the_real_environment_files_load() -> None:
+    envs = {env.name: env for env in load_environments(ROOT / "environments")}
+    assert sorted(envs) == ["dev", "prod", "staging"]
+    assert len({env.account_id for env in envs.values()}) == 3
+    assert envs["prod"].production and envs["prod"].prevent_destroy
+    assert not envs["dev"].prevent_destroy
+    assert all(env.source == f"environments/{name}.toml" for name, env in envs.items())
+
+
+# --- names that collide across environments ---------------------------------------------------
+
+
+def test_same_prefix_in_two_accounts_collides_on_every_bucket(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"a": config(), "b": config(account_id="222222222222")})
+    assert {file_and_key(p) for p in found} == {("envs/b.toml", "company_prefix"), ("envs/b.toml", "state.bucket")}
+    bucket_lines = lines_for(found, "b.toml", "company_prefix")
+    for bucket in ("acme-encrypted-data", "acme-athena-results", "acme-cloudtrail-logs"):
+        assert f"envs/b.toml: company_prefix: S3 bucket name '{bucket}' is also used by envs/a.toml" in bucket_lines
+    assert lines_for(found, "b.toml", "state.bucket") == [
+        "envs/b.toml: state.bucket: S3 bucket name 'acme-terraform-state' is also used by envs/a.toml"]
+
+
+def test_one_account_two_regions_collides_on_iam_names(tmp_path: Path) -> None:
+    found = problems(tmp_path, {
+        "a": config(company_prefix="acme-a"),
+        "b": config(company_prefix="acme-b", region="us-east-1"),
+    })
+    same_account = "is also used by envs/a.toml (same account 111111111111)"
+    assert sorted(found) == sorted([
+        f"envs/b.toml: names.role: IAM role name 'S3DataProcessingRole' {same_account}",
+        f"envs/b.toml: names.trail: IAM role name 's3-data-activity-trail-cloudwatch-logs' {same_account}",
+        f"envs/b.toml: names.group: IAM group name 'DataAnalystsGroup' {same_account}",
+    ])
+
+
+def test_one_account_two_regions_same_trail_name_collides_on_the_trail_logs_role(tmp_path: Path) -> None:
+    found = problems(tmp_path, {
+        "a": config(company_prefix="acme-a", names={"role": "RoleA", "group": "GroupA", "trail": "audit"}),
+        "b": config(company_prefix="acme-b", region="us-east-1", names={"role": "RoleB", "group": "GroupB", "trail": "audit"}),
+    })
+    assert found == [
+        "envs/b.toml: names.trail: IAM role name 'audit-cloudwatch-logs' is also used by envs/a.toml (same account 111111111111)"]
+
+
+def test_trail_logs_role_is_truncated_to_64_characters_before_comparing(tmp_path: Path) -> None:
+    stem = "t" * 64  # both trails make the role `tttt…` (64 t's): the suffix is cut off entirely
+    found = problems(tmp_path, {
+        "a": config(company_prefix="acme-a", names={"role": "RoleA", "group": "GroupA", "trail": stem + "a"}),
+        "b": config(company_prefix="acme-b", region="us-east-1", names={"role": "RoleB", "group": "GroupB", "trail": stem + "b"}),
+    })
+    assert [file_and_key(p) for p in found] == [("envs/b.toml", "names.trail")]
+    assert f"IAM role name '{(stem + '-cloudwatch-logs')[:64]}'" in found[0]
+
+
+def test_one_account_one_region_collides_on_regional_names(tmp_path: Path) -> None:
+    found = problems(tmp_path, {
+        "a": config(company_prefix="acme-a", names={"role": "RoleA", "group": "GroupA"}),
+        "b": config(company_prefix="acme-b", names={"role": "RoleB", "group": "GroupB"}),
+    })
+    scope = "is also used by envs/a.toml (same account 111111111111, region eu-west-1)"
+    for key, what in [
+        ("names.key_alias", "KMS alias name 'alias/s3-encryption-key'"),
+        ("names.alerting_key_alias", "KMS alias name 'alias/security-alerting-key'"),
+        ("names.state_key_alias", "KMS alias name 'alias/terraform-state'"),
+        ("names.trail", "CloudTrail trail name 's3-data-activity-trail'"),
+        ("names.workgroup", "Athena workgroup name 'data-analysis-workgroup'"),
+        ("names.database", "Glue database name 'cloudtrail_logs'"),
+        ("names.log_group", "log group name '/aws/cloudtrail/s3-data-activity-trail'"),
+        ("names.alarm_topic", "SNS topic name 'security-alarms'"),
+    ]:
+        assert f"envs/b.toml: {key}: {what} {scope}" in found
+    # the trail name also makes the same IAM role; nothing is blamed on a.toml
+    assert lines_for(found, "b.toml", "names.trail")[0].startswith("envs/b.toml: names.trail: IAM role name")
+    assert len(found) == 9
+    assert all(p.startswith("envs/b.toml: ") for p in found)
+
+
+def test_same_names_in_different_accounts_are_fine(tmp_path: Path) -> None:
+    envs = load(tmp_path, {
+        "a": config(company_prefix="acme-a"),
+        "b": config(company_prefix="acme-b", account_id="222222222222"),
+    })
+    assert envs["a"].names == envs["b"].names
+    assert envs["a"].region == envs["b"].region
+
+
+def test_one_account_two_regions_may_share_regional_names(tmp_path: Path) -> None:
+    envs = load(tmp_path, {
+        "a": config(company_prefix="acme-a", names={"role": "RoleA", "group": "GroupA", "trail": "trail-a"}),
+        "b": config(company_prefix="acme-b", region="us-east-1", names={"role": "RoleB", "group": "GroupB", "trail": "trail-b"}),
+    })
+    a, b = envs["a"].names, envs["b"].names
+    assert (a.key_alias, a.workgroup, a.database, a.log_group) == (b.key_alias, b.workgroup, b.database, b.log_group)
+
+
+def test_state_key_alias_is_scoped_to_the_state_region(tmp_path: Path) -> None:
+    """Two regions, but one state region: both bootstrap stacks make the state key alias there."""
+    found = problems(tmp_path, {
+        "a": config(company_prefix="acme-a", names={"role": "RoleA", "group": "GroupA", "trail": "trail-a"}),
+        "b": config(company_prefix="acme-b", region="us-east-1", state={"region": "eu-west-1"},
+                    names={"role": "RoleB", "group": "GroupB", "trail": "trail-b"}),
+    })
+    assert found == ["envs/b.toml: names.state_key_alias: KMS alias name 'alias/terraform-state' "
+                     "is also used by envs/a.toml (same account 111111111111, region eu-west-1)"]
+
+
+@pytest.mark.parametrize("content, line", [
+    pytest.param(config(state={"bucket": "acme-encrypted-data"}),
+                 "envs/dev.toml: state.bucket: S3 bucket name 'acme-encrypted-data' is also used by company_prefix",
+                 id="state-bucket-is-data-bucket"),
+    pytest.param(config(names={"alerting_key_alias": "alias/s3-encryption-key"}),
+                 "envs/dev.toml: names.alerting_key_alias: KMS alias name 'alias/s3-encryption-key' is also used by "
+                 "names.key_alias (same account 111111111111, region eu-west-1)",
+                 id="alerting-alias-is-data-alias"),
+])
+def test_names_colliding_within_one_file(tmp_path: Path, content: dict[str, Any], line: str) -> None:
+    assert problems(tmp_path, {"dev": content}) == [line]
+
+
+# --- directory and `only` ---------------------------------------------------------------------
+
+
+def test_only_restricts_the_result(tmp_path: Path) -> None:
+    envs = load(tmp_path, {"a": config(company_prefix="acme-a"), "b": config(company_prefix="acme-b", account_id="222222222222")},
+                only=["b"])
+    assert list(envs) == ["b"]
+
+
+def test_only_still_validates_every_file(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"a": config(company_prefix="acme-a"), "b": config(region="europe")}, only=["a"])
+    assert [file_and_key(p) for p in found] == [("envs/b.toml", "region")]
+
+
+def test_only_names_a_missing_environment(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"a": config()}, only=["nosuch"])
+    assert found == ["envs/nosuch.toml: (file): no such environment; have a"]
+
+
+def test_empty_directory_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "README.md").write_text("not an environment\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environments(tmp_path / "envs")
+    assert caught.value.problems == ["envs/: (directory): no environment files (*.toml)"]
+
+
+def test_other_files_in_the_folder_are_ignored(tmp_path: Path) -> None:
+    folder = write_envs(tmp_path, {"dev": config()})
+    (folder / "notes.txt").write_text("company_prefix = [\n")
+    assert [env.name for env in load_environments(folder)] == ["dev"]
+
+
+# --- main.py: bad input ends early, writes nothing, never imports cdktf -----------------------
+
+
+def run_main(env_dir: Path, out_dir: Path, only: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PLATFORM_ONLY", "CDKTF_OUTDIR")}
+    env.update(PLATFORM_ENVIRONMENTS=str(env_dir), CDKTF_OUTDIR=str(out_dir), PYTHONDONTWRITEBYTECODE="1")
+    if only is not None:
+        env["PLATFORM_ONLY"] = only
+    return subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def run_main_function(env_dir: Path, out_dir: Path, only: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Call main.main() in a subprocess; stdout is `<status> <cdktf-side modules imported>`."""
+    probe = (
+        "import sys, main\n"
+        "status = main.main()\n"
+        "slow = sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktf_cdktf_provider_aws', 'jsii', 'modules'))\n"
+        "print(status, slow)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PLATFORM_ONLY"}
+    env.update(PLATFORM_ENVIRONMENTS=str(env_dir), CDKTF_OUTDIR=str(out_dir), PYTHONDONTWRITEBYTECODE="1")
+    if only is not None:
+        env["PLATFORM_ONLY"] = only
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def copy_real_environments(tmp_path: Path) -> Path:
+    env_dir = tmp_path / "envs"
+    env_dir.mkdir()
+    for path in (ROOT / "environments").glob("*.toml"):
+        (env_dir / path.name).write_bytes(path.read_bytes())
+    return env_dir
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>" for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "cdktf.out"
+    (out / "stacks").mkdir(parents=True)
+    (out / "sentinel.txt").write_bytes(b"left by a previous synth\n")
+    return out
+
+
+BAD_FILES: dict[str, dict[str, Any] | str] = {
+    "broken": "company_prefix = \n",
+    "dev": config(account_id="12345", retention={"log_group_days": 366}, colour="blue"),
+    "prod": config(account_id="222222222222", region="europe"),
+}
+
+
+def test_main_reports_every_problem_and_writes_nothing(tmp_path: Path, out_dir: Path) -> None:
+    env_dir = write_envs(tmp_path, BAD_FILES)
+    expected = problems(tmp_path, BAD_FILES)
+    before = snapshot(out_dir)
+    result = run_main(env_dir, out_dir)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == expected
+    assert len(expected) == 5
+    assert all(line.startswith(("envs/broken.toml: ", "envs/dev.toml: ", "envs/prod.toml: ")) for line in expected)
+    assert snapshot(out_dir) == before
+    assert (out_dir / "sentinel.txt").read_bytes() == b"left by a previous synth\n"
+
+
+def test_main_with_only_naming_a_missing_environment(tmp_path: Path, out_dir: Path) -> None:
+    env_dir = copy_real_environments(tmp_path)
+    before = snapshot(out_dir)
+    result = run_main(env_dir, out_dir, only="nosuch")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["envs/nosuch.toml: (file): no such environment; have dev, prod, staging"]
+    assert snapshot(out_dir) == before
+
+
+def test_main_refuses_bad_input_without_importing_cdktf(tmp_path: Path, out_dir: Path) -> None:
+    result = run_main_function(write_envs(tmp_path, BAD_FILES), out_dir)
+    assert result.stdout.strip() == "2 []", result.stderr
+
+
+# Values holding newlines: each problem must still be exactly one line of stderr.
+NEWLINE_FILES: dict[str, dict[str, Any] | str] = {
+    "dev": config(
+        account_id="1111\n11111111",
+        production="yes\nno",
+        names={"key_alias": "alias/s3\nkey", "role": "App\nRole"},
+        state={"bucket": "acme\nstate"},
+        athena={"projection_start": "2025/01/01\n", "projected_regions": ["eu-west-1", "eu-\nwest-2"]},
+        alarm_emails=["security@example.com\nx"],
+        tags={"team\nlead": "platform"},
+    ),
+}
+
+
+def test_main_prints_one_line_per_problem_when_values_hold_newlines(tmp_path: Path, out_dir: Path) -> None:
+    env_dir = write_envs(tmp_path, NEWLINE_FILES)
+    expected = problems(tmp_path, NEWLINE_FILES)  # also asserts that no problem contains a newline
+    assert sorted(file_and_key(p) for p in expected) == sorted(("envs/dev.toml", key) for key in [
+        "account_id", "production", "names.key_alias", "names.role", "state.bucket",
+        "athena.projection_start", "athena.projected_regions", "alarm_emails", "tags",
+    ])
+    assert "envs/dev.toml: account_id: must be 12 digits, got '1111\\n11111111'" in expected
+    assert "envs/dev.toml: production: must be true or false, got str 'yes\\nno'" in expected
+    before = snapshot(out_dir)
+    result = run_main(env_dir, out_dir)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == expected
+    assert result.stderr.count("\n") == len(expected) == 9
+    assert snapshot(out_dir) == before
+
+
+@pytest.mark.parametrize("only", ["dev, nosuch", " dev ,nosuch ", "dev,, nosuch,"])
+def test_platform_only_ignores_spaces_around_names(tmp_path: Path, out_dir: Path, only: str) -> None:
+    """Valid files, so only the unknown name can fail: `dev` (spaces stripped) must be accepted."""
+    before = snapshot(out_dir)
+    result = run_main_function(copy_real_environments(tmp_path), out_dir, only=only)
+    assert result.stdout.strip() == "2 []", result.stderr
+    assert result.stderr.splitlines() == ["envs/nosuch.toml: (file): no such environment; have dev, prod, staging"]
+    assert snapshot(out_dir) == before
