@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # Pipfile names its package index as ${PIP_INDEX_URL}; default to pip's own.
 export PIP_INDEX_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 
-.PHONY: setup synth test bench demo lock clean
+.PHONY: setup synth test scan bench demo lock clean
 
 .venv/.synced: Pipfile.lock
 	@$(PIPENV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet pipenv
@@ -30,6 +30,9 @@ synth: .venv/.synced
 
 test: setup
 	$(PIPENV) run python -m pytest
+
+scan: synth
+	$(PIPENV) run python scripts/security_scan.py
 
 bench: .venv/.synced
 	$(PIPENV) run python scripts/bench.py
