@@ -1,0 +1,31 @@
+"""The README says what the code does: its commands exist and its key table is the schema's."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+from environments.config import markdown_table
+
+README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def test_readme_begins_with_the_two_commands():
+    first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()] == ["make synth", "make test"]
+
+
+def test_every_make_command_in_the_readme_exists():
+    targets = set(re.findall(r"^([a-z]+):", MAKEFILE, re.M))
+    mentioned = set(re.findall(r"`make ([a-z]+)`", README)) | {"synth", "test"}
+    assert mentioned <= targets, mentioned - targets
+
+
+def test_key_table_is_generated_from_the_schema():
+    table = README.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
+    assert table == markdown_table()
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
