@@ -100,15 +100,23 @@ class SecureBucket(Construct):
         )
 
         objects = f"{self.arn}/{kms_enforced_prefix}*"
+        encryption, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        # An upload without encryption headers gets the bucket's default (SSE-KMS with this key),
+        # so only uploads that ask for something else are denied. Each deny holds only when its
+        # header is sent (`Null ... false`): an `...IfExists` operator would be true without the
+        # header and deny every plain upload.
         self.policy = PolicyDocument(self, "policy", [
             deny_insecure_transport([self.arn, f"{self.arn}/*"]),
             Statement(sid="DenyNonKmsEncryption", effect="Deny", actions=["s3:PutObject"], resources=[objects],
                       principals={"*": ["*"]},
-                      conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": ["aws:kms"]}}),
+                      conditions={"StringNotEquals": {encryption: ["aws:kms"]}, "Null": {encryption: ["false"]}}),
             Statement(sid="DenyOtherKmsKeys", effect="Deny", actions=["s3:PutObject"], resources=[objects],
                       principals={"*": ["*"]},
-                      conditions={"StringNotEqualsIfExists": {
-                          "s3:x-amz-server-side-encryption-aws-kms-key-id": [key.arn, key.alias_arn]}}),
+                      conditions={"StringNotEquals": {key_id: [key.arn, key.alias_arn]}, "Null": {key_id: ["false"]}}),
+            # `aws:kms` without a key id means the AWS managed key aws/s3, not this one.
+            Statement(sid="DenyKmsWithoutThisKey", effect="Deny", actions=["s3:PutObject"], resources=[objects],
+                      principals={"*": ["*"]},
+                      conditions={"StringEquals": {encryption: ["aws:kms"]}, "Null": {key_id: ["true"]}}),
         ])
         # Changing the policy and the public access block at once makes S3 answer OperationAborted.
         self.bucket_policy = s3_bucket_policy.S3BucketPolicy(

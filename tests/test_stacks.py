@@ -165,11 +165,17 @@ def test_bucket_policies_deny_plain_http_and_foreign_encryption(name, stacks):
         assert (tls["effect"], tls["actions"], tls["resources"]) == ("Deny", ["s3:*"], [arn, f"{arn}/*"])
         assert conditions(tls) == {("Bool", "aws:SecureTransport"): ["false"]}
         objects = f"{arn}/AWSLogs/{env.account_id}/CloudTrail/*" if bucket == "trail-bucket" else f"{arn}/*"
-        non_kms, other_key = found["DenyNonKmsEncryption"], found["DenyOtherKmsKeys"]
-        assert non_kms["resources"] == other_key["resources"] == [objects]
-        assert conditions(non_kms) == {("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption"): ["aws:kms"]}
-        assert conditions(other_key)[("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id")][0] == \
-            ref(stack, "aws_kms_key", "data-key", "arn")
+        non_kms, other_key, default_key = (found[sid] for sid in ("DenyNonKmsEncryption", "DenyOtherKmsKeys", "DenyKmsWithoutThisKey"))
+        assert non_kms["resources"] == other_key["resources"] == default_key["resources"] == [objects]
+        assert non_kms["actions"] == other_key["actions"] == default_key["actions"] == ["s3:PutObject"]
+        sse, sse_key = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        # Each deny needs its header present: a plain upload takes the default encryption.
+        assert conditions(non_kms) == {("StringNotEquals", sse): ["aws:kms"], ("Null", sse): ["false"]}
+        assert conditions(other_key) == {
+            ("StringNotEquals", sse_key): [ref(stack, "aws_kms_key", "data-key", "arn"),
+                                           f"arn:aws:kms:{env.region}:{env.account_id}:{env.names.key_alias}"],
+            ("Null", sse_key): ["false"]}
+        assert conditions(default_key) == {("StringEquals", sse): ["aws:kms"], ("Null", sse_key): ["true"]}
 
 
 def test_data_bucket_admits_only_granted_principals(name, stacks):
@@ -394,7 +400,7 @@ def test_bootstrap_creates_the_state_bucket_and_key_with_local_state(name, stack
     found = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "state-bucket_bucket-policy")["policy"]))
     assert conditions(found["DenyInsecureTransport"]) == {("Bool", "aws:SecureTransport"): ["false"]}
     # The environment's backend names the key by alias ARN; the bucket policy must accept it.
-    accepted = conditions(found["DenyOtherKmsKeys"])[("StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id")]
+    accepted = conditions(found["DenyOtherKmsKeys"])[("StringNotEquals", "s3:x-amz-server-side-encryption-aws-kms-key-id")]
     assert stacks[name]["terraform"]["backend"]["s3"]["kms_key_id"] in accepted
 
 
