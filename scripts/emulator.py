@@ -29,6 +29,14 @@ OVERRIDE_FILE = "emulator_override.tf.json"
 # accepts every resource type the stacks use.
 UNSUPPORTED_BY_EMULATOR: dict[str, str] = {}
 
+# Resource types the emulator creates but cannot delete, each with the reason. `destroy_stack`
+# drops them from the copy's state before `terraform destroy`; they stay in the emulator, which is
+# thrown away with them. Their deletion is not proven on the emulator.
+UNDELETABLE_BY_EMULATOR: dict[str, str] = {
+    "aws_athena_named_query": "moto 5.2 does not implement Athena DeleteNamedQuery (it answers HTTP 500, "
+                              "which the provider retries until its timeout)",
+}
+
 
 @dataclass(frozen=True)
 class Emulator:
@@ -116,6 +124,76 @@ def empty_bucket(s3, bucket: str) -> int:  # noqa: ANN001 - a boto3 S3 client
         doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         if doomed:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True}).get("Errors", [])
+            if errors:  # DeleteObjects answers 200 and lists the objects it refused
+                first = errors[0]
+                raise RuntimeError(f"emptying {bucket}: {len(errors)} of {len(doomed)} deletions refused, "
+                                   f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}")
             deleted += len(doomed)
     return deleted
+
+
+@contextlib.contextmanager
+def bucket_policy_lifted(s3, bucket: str) -> Iterator[None]:  # noqa: ANN001 - a boto3 S3 client
+    """Take the bucket policy off for the duration of the block, then put the same text back.
+
+    An emulator workaround, not a product setting: moto applies bucket policies to object requests
+    but implements only the StringEquals condition operator and counts every other condition as
+    met, so each conditional Deny of the stacks (DenyInsecureTransport on s3:*, the KMS denies, the
+    data bucket's DenyObjectAccessToOthers) refuses every object request, even DeleteObjects.
+    Policy semantics cannot be proven on the emulator; what runs inside the block can be
+    (default encryption, versioning).
+    """
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - only tests and the demo need it
+
+    try:
+        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "NoSuchBucketPolicy":
+            raise
+        policy = None
+    if policy is not None:
+        s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        yield
+    finally:
+        if policy is not None:
+            s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+
+def stack_json(stack_copy: Path) -> dict:
+    return json.loads((stack_copy / "cdk.tf.json").read_text())
+
+
+def stack_outputs(stack_copy: Path, tf_env: dict[str, str]) -> dict:
+    """The copy's Terraform outputs: {name: value}."""
+    from scripts.terraform_cli import terraform  # noqa: PLC0415 - keeps `import emulator` working alone
+
+    result = terraform(["output", "-json"], stack_copy, tf_env)
+    return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+
+def deploy_stack(stack_dir: Path, stack_copy: Path, emulator: Emulator, tf_env: dict[str, str]) -> dict:
+    """Copy a synthesized stack to `stack_copy`, point it at the emulator, `terraform init` and
+    `apply` it; return its outputs. Raises with Terraform's output when a command fails."""
+    from scripts.terraform_cli import copy_stack, terraform  # noqa: PLC0415
+
+    copy_stack(stack_dir, stack_copy)
+    write_override(stack_copy, emulator)
+    terraform(["init", "-input=false"], stack_copy, tf_env)
+    terraform(["apply", "-auto-approve", "-input=false", *target_args(stack_json(stack_copy))], stack_copy, tf_env)
+    return stack_outputs(stack_copy, tf_env)
+
+
+def destroy_stack(stack_copy: Path, tf_env: dict[str, str]) -> list[str]:
+    """`terraform destroy` a deployed copy. Resources of UNDELETABLE_BY_EMULATOR are first dropped
+    from its state (`terraform state rm`); returns their addresses. Versioned buckets must have
+    been emptied (`empty_bucket`): the stacks never force-destroy a bucket."""
+    from scripts.terraform_cli import terraform  # noqa: PLC0415
+
+    listed = terraform(["state", "list"], stack_copy, tf_env).stdout.split()
+    dropped = [address for address in listed if address.split(".")[0] in UNDELETABLE_BY_EMULATOR]
+    if dropped:
+        terraform(["state", "rm", *dropped], stack_copy, tf_env)
+    terraform(["destroy", "-auto-approve", "-input=false", *target_args(stack_json(stack_copy))], stack_copy, tf_env)
+    return dropped

@@ -1,0 +1,565 @@
+"""The dev stack, applied unchanged by the real Terraform to the moto emulator, read back with boto3;
+and prod's destroy guardrail, on a second emulator that answers as prod's account.
+
+One module-scoped fixture starts both emulators and applies dev and prod in parallel (each apply
+takes about a minute; the S3 lifecycle resources wait for the emulator to settle). The dev tests
+then run in this file's order: `terraform plan` right after the apply, the resources one area at a
+time, and last the teardown (empty the buckets, destroy, nothing left). A failing test names its
+area; a failed deployment fails every test of its stack with Terraform's output.
+
+What the emulator cannot show is said where it matters, and never worked around by asserting on
+the Python that built the stack:
+- moto implements only the StringEquals condition operator and counts every other condition as met,
+  so the buckets' conditional Deny statements refuse every object request there. Object requests
+  run with the bucket policy lifted and put back verbatim (`bucket_policy_lifted`); the policies
+  themselves are checked as documents, their effect on requests is not proven here.
+- moto has no Athena DeleteNamedQuery: `destroy_stack` drops the named queries from the state first.
+- moto keys trails by name and ignores DeleteTrail given the ARN, which is what the provider sends;
+  the trail's deletion is shown by the request the emulator recorded, not by its absence.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import json
+import re
+import tomllib
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from conftest import ROOT, environment
+
+from environments.config import Environment
+from scripts.emulator import (
+    Emulator,
+    bucket_policy_lifted,
+    deploy_stack,
+    destroy_stack,
+    empty_bucket,
+    running_emulator,
+    stack_json,
+    target_args,
+)
+from scripts.terraform_cli import terraform
+
+ALARMS = tomllib.loads((ROOT / "modules" / "data" / "security_alarms.toml").read_text())["alarm"]
+QUERY_FILES = sorted((ROOT / "queries").glob("*.sql"))
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+
+
+# --- the deployments --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Deployment:
+    """A stack applied to an emulator: its configuration, the emulator, the working copy and the
+    Terraform outputs."""
+
+    env: Environment
+    emulator: Emulator
+    workdir: Path
+    outputs: dict[str, Any]
+    tf_env: dict[str, str]
+    recording: Path | None = None  # the emulator's request recording, when started with one
+    destroyed: bool = False
+
+    def client(self, service: str):  # noqa: ANN201
+        return self.emulator.boto3_client(service, self.env.region)
+
+    def terraform(self, *args: str, check: bool = True):  # noqa: ANN201
+        return terraform(list(args), self.workdir, self.tf_env, check=check)
+
+    @property
+    def targets(self) -> list[str]:
+        return target_args(stack_json(self.workdir))
+
+    def moto_api(self, path: str) -> None:
+        request = urllib.request.Request(f"{self.emulator.endpoint}/moto-api/{path}", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+
+@pytest.fixture(scope="module")
+def deployments(synth_out: Path, tf_env: dict[str, str],
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployment | Exception]]:
+    """dev and prod, each applied to an emulator of its own account; a failed deployment is kept
+    as its exception, for the tests of that stack to report."""
+    root = tmp_path_factory.mktemp("emulator")
+    recording = root / "dev-requests.jsonl"
+    with contextlib.ExitStack() as stack:
+        emulators = {}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MOTO_RECORDER_FILEPATH", str(recording))  # where moto writes what it is asked to record
+            emulators["dev"] = stack.enter_context(
+                running_emulator(environment("dev").account_id, log_path=root / "dev-moto.log"))
+        emulators["prod"] = stack.enter_context(
+            running_emulator(environment("prod").account_id, log_path=root / "prod-moto.log"))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {name: pool.submit(deploy_stack, synth_out / "stacks" / name, root / name, emulator, tf_env)
+                       for name, emulator in emulators.items()}
+        results: dict[str, Deployment | Exception] = {}
+        for name, future in futures.items():
+            error = future.exception()
+            results[name] = error if error is not None else Deployment(
+                env=environment(name), emulator=emulators[name], workdir=root / name, outputs=future.result(),
+                tf_env=tf_env, recording=recording if name == "dev" else None)
+        yield results
+
+
+def _deployment(deployments: dict[str, Deployment | Exception], name: str) -> Deployment:
+    result = deployments[name]
+    if isinstance(result, Exception):
+        pytest.fail(f"deploying {name} to the emulator failed: {result}", pytrace=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def dev(deployments: dict[str, Deployment | Exception]) -> Deployment:
+    return _deployment(deployments, "dev")
+
+
+@pytest.fixture(scope="module")
+def prod(deployments: dict[str, Deployment | Exception]) -> Deployment:
+    return _deployment(deployments, "prod")
+
+
+# --- reading policies back --------------------------------------------------------------------
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def as_document(policy: str | dict) -> dict:
+    """A policy as the API returns it: a dict (boto3 decodes some), JSON, or URL-encoded JSON."""
+    if isinstance(policy, dict):
+        return policy
+    try:
+        return json.loads(policy)
+    except json.JSONDecodeError:
+        return json.loads(unquote(policy))
+
+
+def statements_by_sid(policy: str | dict) -> dict[str, dict]:
+    statements = as_list(as_document(policy)["Statement"])
+    return {statement.get("Sid", ""): statement for statement in statements}
+
+
+def condition(statement: dict, operator: str, key: str) -> list[str]:
+    """The values a statement's condition tests `key` against with `operator` ([] when absent)."""
+    return [str(v).lower() if isinstance(v, bool) else v
+            for v in as_list(statement.get("Condition", {}).get(operator, {}).get(key, []))]
+
+
+def principals(statement: dict, kind: str) -> list[str]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"] if kind == "*" else []
+    return as_list(principal.get(kind, []))
+
+
+def allows(statement: dict, action: str, resource: str) -> bool:
+    return (statement.get("Effect") == "Allow" and action in as_list(statement.get("Action", []))
+            and resource in as_list(statement.get("Resource", [])))
+
+
+# --- right after the apply --------------------------------------------------------------------
+
+
+def test_plan_right_after_apply_shows_no_changes(dev: Deployment) -> None:
+    result = dev.terraform("plan", "-detailed-exitcode", "-input=false", *dev.targets, check=False)
+    assert result.returncode == 0, (f"terraform plan -detailed-exitcode exited {result.returncode} "
+                                    f"(2 = changes, 1 = error) right after apply:\n{result.stdout[-6000:]}\n{result.stderr}")
+
+
+# --- S3 ---------------------------------------------------------------------------------------
+
+
+def test_object_without_encryption_headers_is_kms_encrypted_and_versioned(dev: Deployment) -> None:
+    s3, bucket, key = dev.client("s3"), dev.env.data_bucket, "evidence/no-encryption-headers.txt"
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    with bucket_policy_lifted(s3, bucket):  # see the module docstring: moto's policy conditions
+        s3.put_object(Bucket=bucket, Key=key, Body=b"first version")  # no encryption headers at all
+        s3.put_object(Bucket=bucket, Key=key, Body=b"second version")
+        head = s3.head_object(Bucket=bucket, Key=key)
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == policy, "the bucket policy was not put back"
+    assert head.get("ServerSideEncryption") == "aws:kms"
+    assert head.get("SSEKMSKeyId") == dev.outputs["data_key_arn"]
+    assert head.get("BucketKeyEnabled") is True
+    assert len(versions) == 2, f"expected 2 versions of {key} after an overwrite, got {versions}"
+    assert len({v["VersionId"] for v in versions}) == 2
+
+
+BUCKETS = {
+    # bucket -> (lifecycle rule ids, versioned)
+    "data": ({"abort-incomplete-uploads", "expire-noncurrent-versions"}, True),
+    "results": ({"abort-incomplete-uploads", "expire-query-results"}, False),
+    "trail": ({"abort-incomplete-uploads", "age-out-logs"}, True),
+}
+
+
+def bucket_name(env: Environment, which: str) -> str:
+    return {"data": env.data_bucket, "results": env.results_bucket, "trail": env.trail_bucket}[which]
+
+
+@pytest.mark.parametrize("which", BUCKETS)
+def test_bucket_is_private_owner_enforced_and_versioned_as_configured(dev: Deployment, which: str) -> None:
+    s3, bucket = dev.client("s3"), bucket_name(dev.env, which)
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                     "RestrictPublicBuckets": True}
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert [rule["ObjectOwnership"] for rule in rules] == ["BucketOwnerEnforced"]
+    status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    assert status == ("Enabled" if BUCKETS[which][1] else None)
+
+
+@pytest.mark.parametrize("which", BUCKETS)
+def test_bucket_default_encryption_is_the_data_key_with_bucket_key(dev: Deployment, which: str) -> None:
+    rules = dev.client("s3").get_bucket_encryption(
+        Bucket=bucket_name(dev.env, which))["ServerSideEncryptionConfiguration"]["Rules"]
+    assert len(rules) == 1
+    assert rules[0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                             "KMSMasterKeyID": dev.outputs["data_key_arn"]}
+    assert rules[0].get("BucketKeyEnabled") is True
+
+
+@pytest.mark.parametrize("which", BUCKETS)
+def test_bucket_policy_denies_plain_http_and_other_encryption(dev: Deployment, which: str) -> None:
+    bucket = bucket_name(dev.env, which)
+    arn = f"arn:aws:s3:::{bucket}"
+    policy = statements_by_sid(dev.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+
+    tls = policy.get("DenyInsecureTransport")
+    assert tls is not None, f"no DenyInsecureTransport statement; Sids: {sorted(policy)}"
+    assert tls["Effect"] == "Deny" and principals(tls, "*") == ["*"]
+    assert as_list(tls["Action"]) == ["s3:*"]
+    assert set(as_list(tls["Resource"])) == {arn, f"{arn}/*"}
+    assert condition(tls, "Bool", "aws:SecureTransport") == ["false"]
+
+    # On the trail bucket, only CloudTrail's log prefix: its digest files are SSE-S3.
+    objects = f"{arn}/AWSLogs/{dev.env.account_id}/CloudTrail/*" if which == "trail" else f"{arn}/*"
+    encryption, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    for sid in ("DenyNonKmsEncryption", "DenyOtherKmsKeys", "DenyKmsWithoutThisKey"):
+        statement = policy.get(sid)
+        assert statement is not None, f"no {sid} statement; Sids: {sorted(policy)}"
+        assert statement["Effect"] == "Deny" and principals(statement, "*") == ["*"], sid
+        assert as_list(statement["Action"]) == ["s3:PutObject"], sid
+        assert as_list(statement["Resource"]) == [objects], sid
+    # Each deny holds only when its header is sent, so a plain upload takes the default encryption.
+    non_kms, other_key, default_key = (policy[sid] for sid in ("DenyNonKmsEncryption", "DenyOtherKmsKeys",
+                                                               "DenyKmsWithoutThisKey"))
+    assert condition(non_kms, "StringNotEquals", encryption) == ["aws:kms"]
+    assert condition(non_kms, "Null", encryption) == ["false"]
+    assert dev.outputs["data_key_arn"] in condition(other_key, "StringNotEquals", key_id)
+    assert condition(other_key, "Null", key_id) == ["false"]
+    assert condition(default_key, "StringEquals", encryption) == ["aws:kms"]
+    assert condition(default_key, "Null", key_id) == ["true"]
+
+
+def test_lifecycle_rules(dev: Deployment) -> None:
+    s3, retention = dev.client("s3"), dev.env.retention
+    rules = {which: {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(
+        Bucket=bucket_name(dev.env, which))["Rules"]} for which in BUCKETS}
+    for which, (ids, _) in BUCKETS.items():
+        assert set(rules[which]) == ids, which
+        assert all(rule["Status"] == "Enabled" for rule in rules[which].values()), which
+        abort = rules[which]["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]
+        assert abort == {"DaysAfterInitiation": retention.incomplete_upload_days}, which
+    assert rules["data"]["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == \
+        retention.data_noncurrent_version_days
+    assert rules["results"]["expire-query-results"]["Expiration"] == {"Days": retention.athena_results_days}
+    logs = rules["trail"]["age-out-logs"]
+    assert logs["Expiration"] == {"Days": retention.trail_logs_expire_days}
+    assert logs["NoncurrentVersionExpiration"]["NoncurrentDays"] == retention.trail_noncurrent_version_days
+    assert {(t["Days"], t["StorageClass"]) for t in logs["Transitions"]} == {
+        (retention.trail_logs_infrequent_access_days, "STANDARD_IA"), (retention.trail_logs_glacier_days, "GLACIER")}
+
+
+# --- KMS --------------------------------------------------------------------------------------
+
+
+def test_data_key_rotates_has_its_alias_and_admits_cloudtrail_and_the_role(dev: Deployment) -> None:
+    kms, key_arn = dev.client("kms"), dev.outputs["data_key_arn"]
+    metadata = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    assert (metadata["KeyState"], metadata["KeyManager"], metadata["KeySpec"]) == \
+        ("Enabled", "CUSTOMER", "SYMMETRIC_DEFAULT")
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases.get(dev.env.names.key_alias) == metadata["KeyId"]
+
+    policy = statements_by_sid(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    trail_arn = dev.outputs["trail_arn"]
+    for sid, action in (("AllowCloudTrailEncryptLogs", "kms:GenerateDataKey*"),
+                        ("AllowCloudTrailDescribeAndDecrypt", "kms:Decrypt")):
+        statement = policy.get(sid)
+        assert statement is not None, f"no {sid} in the data key policy; Sids: {sorted(policy)}"
+        assert statement["Effect"] == "Allow" and principals(statement, "Service") == [CLOUDTRAIL], sid
+        assert action in as_list(statement["Action"]), sid
+        assert condition(statement, "StringEquals", "aws:SourceArn") == [trail_arn], sid
+    read_logs = policy.get("AllowAccountToReadLogs")
+    assert read_logs is not None and "kms:Decrypt" in as_list(read_logs["Action"])
+    assert condition(read_logs, "StringEquals", "kms:CallerAccount") == [dev.env.account_id]
+    role_arn = dev.outputs["application_role_arn"]
+    for_role = [s for s in policy.values() if role_arn in principals(s, "AWS") and s["Effect"] == "Allow"]
+    assert for_role, f"no statement of the data key policy names {role_arn}"
+    assert any("kms:GenerateDataKey*" in as_list(s["Action"]) for s in for_role)
+
+
+def test_alerting_key_is_a_separate_rotating_key_with_its_own_alias(dev: Deployment) -> None:
+    kms, key_arn = dev.client("kms"), dev.outputs["alerting_key_arn"]
+    metadata = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    data_key_id = kms.describe_key(KeyId=dev.outputs["data_key_arn"])["KeyMetadata"]["KeyId"]
+    assert metadata["KeyState"] == "Enabled"
+    assert metadata["KeyId"] != data_key_id
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases.get(dev.env.names.alerting_key_alias) == metadata["KeyId"]
+
+
+# --- CloudTrail -------------------------------------------------------------------------------
+
+
+def test_trail_is_multi_region_validated_encrypted_logging_and_watches_the_data_bucket(dev: Deployment) -> None:
+    cloudtrail, name = dev.client("cloudtrail"), dev.env.names.trail
+    trail = cloudtrail.get_trail(Name=name)["Trail"]
+    assert trail["TrailARN"] == dev.outputs["trail_arn"]
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["LogFileValidationEnabled"] is True
+    assert trail["KmsKeyId"] == dev.outputs["data_key_arn"]
+    assert trail["S3BucketName"] == dev.env.trail_bucket
+    group = dev.client("logs").describe_log_groups(logGroupNamePrefix=dev.env.names.log_group)["logGroups"]
+    assert [g["logGroupName"] for g in group] == [dev.env.names.log_group]
+    assert trail.get("CloudWatchLogsLogGroupArn", "").removesuffix(":*") == group[0]["logGroupArn"]
+    logs_role = dev.client("iam").get_role(RoleName=dev.env.names.trail_logs_role)["Role"]
+    assert trail.get("CloudWatchLogsRoleArn") == logs_role["Arn"]
+
+    selectors = cloudtrail.get_event_selectors(TrailName=name)["EventSelectors"]
+    watched = [value for selector in selectors for resource in selector.get("DataResources", [])
+               if resource["Type"] == "AWS::S3::Object" for value in resource["Values"]]
+    assert f"arn:aws:s3:::{dev.env.data_bucket}/" in watched
+    assert cloudtrail.get_trail_status(Name=name)["IsLogging"] is True
+
+
+# --- Athena and Glue --------------------------------------------------------------------------
+
+
+def test_workgroup_enforces_kms_encrypted_results_in_the_results_bucket(dev: Deployment) -> None:
+    workgroup = dev.client("athena").get_work_group(WorkGroup=dev.outputs["workgroup"])["WorkGroup"]
+    configuration = workgroup["Configuration"]
+    assert workgroup["State"] == "ENABLED"
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    results = configuration["ResultConfiguration"]
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_KMS",
+                                                  "KmsKey": dev.outputs["data_key_arn"]}
+    assert results["OutputLocation"].startswith(f"s3://{dev.env.results_bucket}/")
+    assert configuration["BytesScannedCutoffPerQuery"] == dev.env.athena.bytes_scanned_cutoff
+
+
+def test_cloudtrail_table_uses_partition_projection(dev: Deployment) -> None:
+    table = dev.client("glue").get_table(DatabaseName=dev.env.names.database, Name="cloudtrail")["Table"]
+    parameters = table["Parameters"]
+    assert parameters.get("projection.enabled") == "true"
+    template = parameters.get("storage.location.template", "")
+    assert "${region}/${timestamp}" in template, template
+    assert template.startswith(f"s3://{dev.env.trail_bucket}/AWSLogs/{dev.env.account_id}/CloudTrail/"), template
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["region", "timestamp"]
+    assert parameters.get("projection.region.values", "").split(",") == list(dev.env.athena.projected_regions)
+
+
+def test_named_queries_are_the_sql_files(dev: Deployment) -> None:
+    athena = dev.client("athena")
+    ids = athena.list_named_queries(WorkGroup=dev.outputs["workgroup"])["NamedQueryIds"]
+    queries = {q["Name"]: q for q in (athena.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)}
+    assert set(queries) == {path.stem for path in QUERY_FILES}
+    for path in QUERY_FILES:
+        assert queries[path.stem]["QueryString"] == path.read_text(encoding="utf-8"), path.name
+        assert queries[path.stem]["Database"] == dev.env.names.database, path.name
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+
+def test_application_role_trusts_services_and_the_account_only_with_mfa(dev: Deployment) -> None:
+    iam, name = dev.client("iam"), dev.env.names.role
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Arn"] == dev.outputs["application_role_arn"]
+    trust = list(statements_by_sid(role["AssumeRolePolicyDocument"]).values())
+    assert all(s["Effect"] == "Allow" and "sts:AssumeRole" in as_list(s["Action"]) for s in trust)
+    services = {service for s in trust for service in principals(s, "Service")}
+    assert {"ec2.amazonaws.com", "lambda.amazonaws.com"} <= services
+    account = [s for s in trust if principals(s, "AWS")]
+    assert account, "nothing in the account may assume the role"
+    for statement in account:
+        assert principals(statement, "AWS") == [f"arn:aws:iam::{dev.env.account_id}:root"]
+        assert condition(statement, "Bool", "aws:MultiFactorAuthPresent") == ["true"], statement
+
+    policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    assert len(policies) == 1
+    permissions = statements_by_sid(iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"])
+    statements = list(permissions.values())
+    data_objects = f"arn:aws:s3:::{dev.env.data_bucket}/*"
+    assert any(allows(s, "s3:PutObject", data_objects) for s in statements)
+    assert any(allows(s, "s3:GetObject", data_objects) for s in statements)
+    workgroup_arn = f"arn:aws:athena:{dev.env.region}:{dev.env.account_id}:workgroup/{dev.outputs['workgroup']}"
+    assert any(allows(s, "athena:StartQueryExecution", workgroup_arn) for s in statements)
+
+
+def test_analysts_group_may_assume_the_role_with_mfa(dev: Deployment) -> None:
+    iam, name = dev.client("iam"), dev.env.names.group
+    assert iam.get_group(GroupName=name)["Group"]["GroupName"] == dev.outputs["analysts_group"]
+    policies = iam.list_group_policies(GroupName=name)["PolicyNames"]
+    assert len(policies) == 1
+    statements = statements_by_sid(iam.get_group_policy(GroupName=name, PolicyName=policies[0])["PolicyDocument"])
+    assume = [s for s in statements.values() if allows(s, "sts:AssumeRole", dev.outputs["application_role_arn"])]
+    assert assume, f"no statement allows sts:AssumeRole on the role; Sids: {sorted(statements)}"
+    assert all(condition(s, "Bool", "aws:MultiFactorAuthPresent") == ["true"] for s in assume)
+
+
+# --- CloudWatch and SNS -----------------------------------------------------------------------
+
+
+def test_log_group_keeps_a_year_and_uses_the_alerting_key(dev: Deployment) -> None:
+    groups = dev.client("logs").describe_log_groups(logGroupNamePrefix=dev.env.names.log_group)["logGroups"]
+    assert len(groups) == 1
+    assert groups[0].get("retentionInDays") == 365 == dev.env.retention.log_group_days
+    assert groups[0].get("kmsKeyId") == dev.outputs["alerting_key_arn"]
+
+
+def test_metric_filters_have_the_exact_patterns(dev: Deployment) -> None:
+    filters = {f["filterName"]: f for f in dev.client("logs").describe_metric_filters(
+        logGroupName=dev.env.names.log_group)["metricFilters"]}
+    assert set(filters) == {alarm["name"] for alarm in ALARMS} | {"DataKeyApiCalls"}
+    for alarm in ALARMS:
+        assert filters[alarm["name"]]["filterPattern"] == alarm["pattern"], alarm["name"]
+    usage = filters["DataKeyApiCalls"]["filterPattern"]
+    assert '"kms.amazonaws.com"' in usage and f'"{dev.outputs["data_key_arn"]}"' in usage, usage
+    for name, metric_filter in filters.items():
+        transformations = metric_filter["metricTransformations"]
+        assert [(t["metricName"], t["metricValue"]) for t in transformations] == [(name, "1")], name
+
+
+def test_every_alarm_watches_its_filter_metric_and_notifies_the_topic(dev: Deployment) -> None:
+    alarms = {a["AlarmName"]: a for page in dev.client("cloudwatch").get_paginator("describe_alarms").paginate()
+              for a in page["MetricAlarms"]}
+    filters = {f["filterName"]: f["metricTransformations"][0] for f in dev.client("logs").describe_metric_filters(
+        logGroupName=dev.env.names.log_group)["metricFilters"]}
+    assert set(alarms) == {alarm["name"] for alarm in ALARMS}
+    for definition in ALARMS:
+        alarm, name = alarms[definition["name"]], definition["name"]
+        assert alarm["AlarmActions"] == [dev.outputs["alarm_topic_arn"]], name
+        assert (alarm["MetricName"], alarm["Namespace"]) == \
+            (filters[name]["metricName"], filters[name]["metricNamespace"]), name
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"],
+                alarm["ComparisonOperator"]) == ("Sum", 300, 1, 1.0, "GreaterThanOrEqualToThreshold"), name
+        assert definition["control"] in alarm.get("AlarmDescription", ""), name
+
+
+def test_alarm_topic_is_encrypted_with_the_alerting_key(dev: Deployment) -> None:
+    sns, topic_arn = dev.client("sns"), dev.outputs["alarm_topic_arn"]
+    assert topic_arn.endswith(f":{dev.env.names.alarm_topic}")
+    assert topic_arn in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    assert sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("KmsMasterKeyId") == \
+        dev.outputs["alerting_key_arn"]
+
+
+# --- teardown: these run last, in this order --------------------------------------------------
+
+
+def recorded_requests(recording: Path, operation: str) -> list[dict]:
+    """Bodies of the JSON-protocol requests for `operation` that the emulator recorded."""
+    bodies = []
+    for line in recording.read_text().splitlines() if recording.exists() else []:
+        entry = json.loads(line)
+        target = {k.lower(): v for k, v in entry["headers"].items()}.get("x-amz-target", "")
+        if target.endswith(f".{operation}"):
+            body = base64.b64decode(entry["body"]) if entry.get("body_encoded") else entry["body"]
+            bodies.append(json.loads(body or "{}"))
+    return bodies
+
+
+def test_destroy_after_emptying_the_versioned_buckets(dev: Deployment) -> None:
+    s3 = dev.client("s3")
+    for bucket in (dev.env.data_bucket, dev.env.trail_bucket):
+        with bucket_policy_lifted(s3, bucket):  # moto would refuse DeleteObjects (module docstring)
+            empty_bucket(s3, bucket)
+        listing = s3.list_object_versions(Bucket=bucket)
+        assert not listing.get("Versions") and not listing.get("DeleteMarkers"), f"{bucket} is not empty"
+    dev.moto_api("recorder/start-recording")
+    try:
+        destroy_stack(dev.workdir, dev.tf_env)
+    finally:
+        dev.moto_api("recorder/stop-recording")
+    left = dev.terraform("state", "list").stdout.split()
+    assert left == [], f"terraform state still lists {left}"
+    dev.destroyed = True
+
+
+def _require_destroyed(dev: Deployment) -> None:
+    if not dev.destroyed:
+        pytest.fail("terraform destroy did not complete (test_destroy_after_emptying_the_versioned_buckets)",
+                    pytrace=False)
+
+
+def test_nothing_is_left_after_destroy(dev: Deployment) -> None:
+    _require_destroyed(dev)
+    names, outputs = dev.env.names, dev.outputs
+    buckets = {b["Name"] for b in dev.client("s3").list_buckets()["Buckets"]}
+    assert not buckets & {dev.env.data_bucket, dev.env.results_bucket, dev.env.trail_bucket}, buckets
+    iam = dev.client("iam")
+    assert not {r["RoleName"] for r in iam.list_roles()["Roles"]} & {names.role, names.trail_logs_role}
+    assert names.group not in {g["GroupName"] for g in iam.list_groups()["Groups"]}
+    assert names.workgroup not in {w["Name"] for w in dev.client("athena").list_work_groups()["WorkGroups"]}
+    assert names.database not in {d["Name"] for d in dev.client("glue").get_databases()["DatabaseList"]}
+    assert dev.client("logs").describe_log_groups(logGroupNamePrefix=names.log_group)["logGroups"] == []
+    assert outputs["alarm_topic_arn"] not in [t["TopicArn"] for t in dev.client("sns").list_topics()["Topics"]]
+    assert not {a["AlarmName"] for a in dev.client("cloudwatch").describe_alarms()["MetricAlarms"]} & \
+        {alarm["name"] for alarm in ALARMS}
+
+    # The trail: moto 5.2 ignores DeleteTrail given an ARN (it looks trails up by name), and the
+    # provider deletes by ARN, so the emulator keeps listing it. The proof is the request it got.
+    deletions = recorded_requests(dev.recording, "DeleteTrail")
+    assert {"Name": outputs["trail_arn"]} in deletions, f"no DeleteTrail for {outputs['trail_arn']}: {deletions}"
+    trails = {t["TrailARN"] for t in dev.client("cloudtrail").list_trails()["Trails"]}
+    assert trails <= {outputs["trail_arn"]}, trails
+
+
+def test_both_keys_are_pending_deletion_after_destroy(dev: Deployment) -> None:
+    _require_destroyed(dev)
+    kms = dev.client("kms")
+    for output in ("data_key_arn", "alerting_key_arn"):
+        assert kms.describe_key(KeyId=dev.outputs[output])["KeyMetadata"]["KeyState"] == "PendingDeletion", output
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert not aliases & {dev.env.names.key_alias, dev.env.names.alerting_key_alias}, aliases
+
+
+# --- prod's guardrail -------------------------------------------------------------------------
+
+
+def test_prod_refuses_to_plan_destroying_its_protected_resources(prod: Deployment) -> None:
+    resources = stack_json(prod.workdir)["resource"]
+    protected = {f"{rtype}.{name}": body for rtype, by_name in resources.items() for name, body in by_name.items()
+                 if body.get("lifecycle", {}).get("prevent_destroy") is True}
+    # What prod protects: every KMS key, and the data and trail buckets (not the results bucket).
+    assert {a for a in protected if a.startswith("aws_kms_key.")} == {f"aws_kms_key.{n}" for n in resources["aws_kms_key"]}
+    assert {body["bucket"] for a, body in protected.items() if a.startswith("aws_s3_bucket.")} == \
+        {prod.env.data_bucket, prod.env.trail_bucket}
+    assert {a.split(".")[0] for a in protected} == {"aws_kms_key", "aws_s3_bucket"}
+    # The stack really is deployed: the refusal below is not about an empty state.
+    assert {prod.env.data_bucket, prod.env.trail_bucket} <= {b["Name"] for b in prod.client("s3").list_buckets()["Buckets"]}
+
+    result = prod.terraform("plan", "-destroy", "-input=false", *prod.targets, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"terraform plan -destroy exited {result.returncode} on prod:\n{output[-4000:]}"
+    for address in protected:
+        assert re.search(rf"Resource\s+{re.escape(address)}\s+has\s+lifecycle\.prevent_destroy", output), \
+            f"{address} is not named as protected in:\n{output[-4000:]}"
+    assert output.count("Instance cannot be destroyed") == len(protected), output[-4000:]
