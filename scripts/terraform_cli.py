@@ -12,19 +12,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
-PROVIDER_DIR = "registry.terraform.io/hashicorp/aws"
+# A mirror's layout is <mirror>/<registry host>/hashicorp/aws/<version>/<platform>/.
+PROVIDER_GLOB = "*/hashicorp/aws"
 # Where provider mirrors usually live; TF_PROVIDER_MIRROR names another.
 MIRROR_GLOBS = ("/opt/*", "/usr/share/terraform/plugins", "/usr/local/share/terraform/plugins",
                 "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
 
 
 def find_mirror() -> Path | None:
-    """The folder holding `registry.terraform.io/hashicorp/aws/<version>/`, if any."""
+    """The folder holding `<registry host>/hashicorp/aws/<version>/`, if any."""
     candidates = [os.environ["TF_PROVIDER_MIRROR"]] if os.environ.get("TF_PROVIDER_MIRROR") else []
     for pattern in MIRROR_GLOBS:
         candidates += glob.glob(os.path.expanduser(pattern))
     for candidate in candidates:
-        if (Path(candidate) / PROVIDER_DIR).is_dir():
+        if any(path.is_dir() for path in Path(candidate).glob(PROVIDER_GLOB)):
             return Path(candidate)
     return None
 
