@@ -55,7 +55,7 @@ def test_two_synths_are_byte_identical(synth_out: Path, tmp_path: Path):
         assert str(ROOT) not in text and str(synth_out) not in text, f"{path} holds an absolute path"
 
 
-def test_a_bucket_made_outside_secure_bucket_fails_the_synth():
+def test_a_bucket_made_outside_secure_bucket_fails_the_synth(tmp_path: Path):
     script = """
 import sys
 sys.path.insert(0, ".")
@@ -70,7 +70,7 @@ for aspect in GUARDRAILS:
     Aspects.of(stack).add(aspect())
 app.synth()
 """
-    result = subprocess.run([sys.executable, "-c", script, str(ROOT / ".pytest_cache" / "rogue")], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "rogue")], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "S3 buckets must be made with SecureBucket" in result.stdout + result.stderr
