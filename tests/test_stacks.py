@@ -4,7 +4,6 @@ Testing helpers), never on the Python that built it."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 from cdktf import Testing as CdktfTesting
