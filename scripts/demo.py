@@ -34,7 +34,7 @@ from scripts.emulator import (  # noqa: E402
     bucket_policy_lifted,
     deploy_stack,
     destroy_stack,
-    empty_bucket,
+    empty_versioned_bucket,
     running_emulator,
 )
 from scripts.terraform_cli import terraform_env, write_cli_config  # noqa: E402
@@ -158,8 +158,7 @@ def table(rows: list[tuple[str, str, str]]) -> str:
 def teardown(emulator: Emulator, env: Environment, stack_copy: Path, tf_env: dict[str, str]) -> None:
     s3 = emulator.boto3_client("s3", env.region)
     for bucket in (env.data_bucket, env.trail_bucket):  # the versioned buckets
-        with bucket_policy_lifted(s3, bucket):  # moto would refuse DeleteObjects (see upload_sample)
-            empty_bucket(s3, bucket)
+        empty_versioned_bucket(s3, bucket)
     destroy_stack(stack_copy, tf_env)
 
 

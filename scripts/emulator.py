@@ -161,6 +161,13 @@ def bucket_policy_lifted(s3, bucket: str) -> Iterator[None]:  # noqa: ANN001 - a
             s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
 
+def empty_versioned_bucket(s3, bucket: str) -> int:  # noqa: ANN001 - a boto3 S3 client
+    """`empty_bucket` with the bucket policy lifted: moto would refuse DeleteObjects under the
+    stacks' conditional denies (see `bucket_policy_lifted`)."""
+    with bucket_policy_lifted(s3, bucket):
+        return empty_bucket(s3, bucket)
+
+
 def stack_json(stack_copy: Path) -> dict:
     return json.loads((stack_copy / "cdk.tf.json").read_text())
 
@@ -188,7 +195,7 @@ def deploy_stack(stack_dir: Path, stack_copy: Path, emulator: Emulator, tf_env: 
 def destroy_stack(stack_copy: Path, tf_env: dict[str, str]) -> list[str]:
     """`terraform destroy` a deployed copy. Resources of UNDELETABLE_BY_EMULATOR are first dropped
     from its state (`terraform state rm`); returns their addresses. Versioned buckets must have
-    been emptied (`empty_bucket`): the stacks never force-destroy a bucket."""
+    been emptied (`empty_versioned_bucket`): the stacks never force-destroy a bucket."""
     from scripts.terraform_cli import terraform  # noqa: PLC0415
 
     listed = terraform(["state", "list"], stack_copy, tf_env).stdout.split()
