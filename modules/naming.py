@@ -1,0 +1,169 @@
+"""AWS naming rules and partitions, shared by the environment loader and the constructs.
+
+Imports nothing of cdktf: the loader refuses bad input with these rules before the slow import of
+the provider bindings, and the constructs apply the same rules to values given in code. Each
+`*_problem` function returns a description of what is wrong with a value, or None.
+
+The regions of each partition are data (`data/regions.toml`), compared with botocore's in a test.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+REGIONS_FILE = Path(__file__).parent / "data" / "regions.toml"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+# Athena refuses a per-query scan cutoff below 10 MiB.
+ATHENA_MIN_SCAN_CUTOFF = 10 * 1024 * 1024
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3")
+# IAM names: role and user names up to 64 characters, group names up to 128.
+IAM_NAME_LENGTH = {"role": 64, "user": 64, "group": 128}
+
+Check = Callable[[Any], "str | None"]
+
+
+# --- partitions and regions -------------------------------------------------------------------
+
+
+@functools.cache
+def partitions() -> Mapping[str, Mapping[str, Any]]:
+    """{partition: {"dns_suffix", "regions", "enabled_by_default"}} from `data/regions.toml`."""
+    with REGIONS_FILE.open("rb") as handle:
+        return tomllib.load(handle)["partitions"]
+
+
+def partition_of(region: str) -> str:
+    """The partition a region belongs to; KeyError for a region of none."""
+    for partition, data in partitions().items():
+        if region in data["regions"]:
+            return partition
+    raise KeyError(region)
+
+
+def dns_suffix(partition: str) -> str:
+    return partitions()[partition]["dns_suffix"]
+
+
+def enabled_regions(partition: str) -> tuple[str, ...]:
+    """The regions every account of the partition has without opting in."""
+    return tuple(partitions()[partition]["enabled_by_default"])
+
+
+def region_problem(region: str) -> str | None:
+    try:
+        partition_of(region)
+        return None
+    except KeyError:
+        problem = f"must be an AWS region name such as 'eu-west-1', got {region!r}"
+        if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region, re.ASCII):
+            problem += f", which no partition has ({', '.join(partitions())}: {REGIONS_FILE.name})"
+        return problem
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def pattern(regex: str, what: str) -> Check:
+    """A check that the whole value matches `regex` (ASCII only); `what` says what it must be."""
+    compiled = re.compile(regex, re.ASCII)
+    return lambda value: None if compiled.fullmatch(value) else f"{what}, got {value!r}"
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """S3's rules for general purpose bucket names."""
+    if not 3 <= len(name) <= 63:
+        return f"bucket name {name!r} must be 3 to 63 characters long"
+    try:
+        ipaddress.IPv4Address(name)
+        return f"bucket name {name!r} must not look like an IP address"
+    except ValueError:
+        pass
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name, re.ASCII):
+        return (f"bucket name {name!r} may hold only lowercase letters, digits and hyphens, "
+                "and must begin and end with a letter or digit")
+    for prefix in RESERVED_BUCKET_PREFIXES:
+        if name.startswith(prefix):
+            return f"bucket name {name!r} must not start with {prefix!r}"
+    for suffix in RESERVED_BUCKET_SUFFIXES:
+        if name.endswith(suffix):
+            return f"bucket name {name!r} must not end with {suffix!r}"
+    return None
+
+
+def kms_alias_problem(alias: str) -> str | None:
+    if not re.fullmatch(r"alias/[a-zA-Z0-9/_-]{1,250}", alias, re.ASCII) or alias.startswith("alias/aws/"):
+        return f"must be 'alias/' followed by letters, digits, '/', '_' or '-' (not 'alias/aws/'), got {alias!r}"
+    return None
+
+
+def iam_name_problem(kind: str) -> Check:
+    """IAM's rule for the name of a role, user or group."""
+    longest = IAM_NAME_LENGTH[kind]
+    return pattern(rf"[\w+=,.@-]{{1,{longest}}}", f"must be a valid IAM {kind} name (1-{longest} of letters, digits, +=,.@_-)")
+
+
+principal_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)",
+                                "must be an IAM role, user or root ARN")
+service_principal_problem = pattern(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?",
+                                    "must be a service principal such as 'lambda.amazonaws.com'")
+account_id_problem = pattern(r"\d{12}", "must be 12 digits")
+email_problem = pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an e-mail address")
+trail_name_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]", "must be 3-128 letters, digits, '.', '_' or '-'")
+workgroup_name_problem = pattern(r"[A-Za-z0-9._-]{1,128}", "must be 1-128 letters, digits, '.', '_' or '-'")
+glue_database_name_problem = pattern(r"[a-z0-9_]{1,255}", "must be lowercase letters, digits and '_'")
+log_group_name_problem = pattern(r"[A-Za-z0-9._/#-]{1,512}", "must be 1-512 letters, digits, '.', '_', '-', '/' or '#'")
+topic_name_problem = pattern(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '_' or '-'")
+
+
+def tags_problem(tags: Mapping[str, Any]) -> str | None:
+    bad = [repr(k) for k, v in tags.items() if not re.fullmatch(r"[\w .:/=+@-]{1,128}", k, re.ASCII) or not isinstance(v, str)]
+    return f"tags must map keys (1-128 characters) to strings; bad: {', '.join(sorted(bad))}" if bad else None
+
+
+def log_retention_problem(days: int) -> str | None:
+    if days in LOG_RETENTION_DAYS:
+        return None
+    return f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))} days, got {days}"
+
+
+def date_problem(value: str) -> str | None:
+    try:
+        if re.fullmatch(r"\d{4}/\d{2}/\d{2}", value, re.ASCII):
+            datetime.datetime.strptime(value, "%Y/%m/%d")
+            return None
+    except ValueError:
+        pass
+    return f"must be a date as YYYY/MM/DD, got {value!r}"
+
+
+def int_range(low: int, high: int | None = None) -> Check:
+    def check(value: int) -> str | None:
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            return f"must be {bound}, got {value}"
+        return None
+    return check
+
+
+def positive_days(value: int) -> str | None:
+    return None if value > 0 else f"must be a positive number of days, got {value}"
+
+
+def each(check: Check) -> Check:
+    """A check of every item of a list."""
+    def run(values: list[Any]) -> str | None:
+        return "; ".join(p for p in map(check, values) if p) or None
+    return run
