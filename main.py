@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Synthesize one Terraform stack per environment, plus its state bootstrap stack.
 
-Every `environments/*.toml` is validated before anything of cdktf is imported: bad input ends with
-one line per problem on stderr, exit status 2, and nothing written. When run outside the cdktf CLI,
-the stacks are synthesized into a staging folder that replaces `cdktf.out/` only once complete.
+Every `environments/*.toml` and the alarm definitions are validated before anything of cdktf is
+imported: bad input ends with one line per problem on stderr, exit status 2, and nothing written.
+A construct that refuses its input or breaks a rule of the rule pack (`modules/guardrails.py`)
+ends the synth with the construct's path and the rule's id, exit status 1, nothing written. When
+run outside the cdktf CLI, the stacks are synthesized into a staging folder that replaces
+`cdktf.out/` only once complete.
 
 Environment variables:
   PLATFORM_ENVIRONMENTS  folder of environment files (default: environments/ beside this file)
@@ -19,10 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from environments.config import ConfigError, load_environments
+from modules.alarms import load_alarm_definitions
 
-from environments.config import ConfigError, load_environments  # noqa: E402
+HERE = Path(__file__).resolve().parent
+# What cdktf says when a rule or a construct's own check fails the synth.
+SYNTH_REFUSALS = ("Encountered Annotations", "Validation failed")
 
 
 def main() -> int:
@@ -30,24 +35,29 @@ def main() -> int:
     only = [n.strip() for n in os.environ.get("PLATFORM_ONLY", "").split(",") if n.strip()]
     try:
         envs = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", HERE / "environments")), only)
+        load_alarm_definitions()
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         return 2
 
-    from modules.app import synthesize  # slow: loads the jsii runtime and the AWS bindings
+    from modules.app import synthesize  # noqa: PLC0415 - slow (the jsii runtime and the AWS bindings): after validation
 
-    if "CDKTF_OUTDIR" in os.environ:  # the cdktf CLI owns the output folder
-        synthesize(envs, Path(os.environ["CDKTF_OUTDIR"]))
-        return 0
-    final = HERE / "cdktf.out"
-    staging = Path(tempfile.mkdtemp(prefix=".cdktf.out.", dir=HERE))
+    outdir = Path(os.environ["CDKTF_OUTDIR"]) if "CDKTF_OUTDIR" in os.environ else None  # the cdktf CLI's folder
+    staging = Path(tempfile.mkdtemp(prefix=".cdktf.out.", dir=HERE)) if outdir is None else outdir
     try:
         synthesize(envs, staging)
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
+        if outdir is None:
+            shutil.rmtree(HERE / "cdktf.out", ignore_errors=True)
+            staging.rename(HERE / "cdktf.out")
+    except RuntimeError as err:
+        if not any(refusal in str(err) for refusal in SYNTH_REFUSALS):
+            raise
+        print(str(err).strip(), file=sys.stderr)
+        return 1
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if outdir is None:
+            shutil.rmtree(staging, ignore_errors=True)
     return 0
 
 

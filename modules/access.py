@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from modules.context import AwsContext
 from modules.iam import Group, Role
 from modules.policy import Statement
 
@@ -29,15 +30,18 @@ MFA_ACCOUNT_ACTIONS = ("iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevice
 class Access(Construct):
     """Inputs:
     - role_name, group_name: IAM names (required).
-    - account_id, partition: the account (required; partition default "aws").
     - trusted_services: service principals that may assume the role (required).
+
+    Exposes `role` and `group` (a Role and a Group: each with `name`, `arn` and `grantee`); `name`,
+    `arn` and `resource` are the role's.
     """
 
-    def __init__(self, scope: Construct, id: str, *, role_name: str, group_name: str, account_id: str,
-                 trusted_services: Sequence[str], partition: str = "aws") -> None:
+    def __init__(self, scope: Construct, id: str, *, role_name: str, group_name: str,
+                 trusted_services: Sequence[str]) -> None:
         super().__init__(scope, id)
+        context = AwsContext.of(self)
         trust = [Statement(sid="TrustAccountWithMfa", actions=["sts:AssumeRole"],
-                           principals={"AWS": [f"arn:{partition}:iam::{account_id}:root"]}, conditions=MFA_PRESENT)]
+                           principals={"AWS": [context.root_arn]}, conditions=MFA_PRESENT)]
         if trusted_services:
             trust.insert(0, Statement(sid="TrustServices", actions=["sts:AssumeRole"],
                                       principals={"Service": list(trusted_services)}))
@@ -46,8 +50,8 @@ class Access(Construct):
         self.group = Group(self, "analysts-group", name=group_name)
         analysts = self.group.grantee
         analysts.allow(f"Assume{self.role.grantee.name}WithMfa", ["sts:AssumeRole"], [self.role.arn], MFA_PRESENT)
-        user_arn = f"arn:{partition}:iam::{account_id}:user/$${{aws:username}}"  # an IAM policy variable, not Terraform's
-        mfa_arn = f"arn:{partition}:iam::{account_id}:mfa/$${{aws:username}}"
+        user_arn = context.arn("iam", "user/$${aws:username}")  # an IAM policy variable, not Terraform's
+        mfa_arn = context.arn("iam", "mfa/$${aws:username}")
         analysts.allow("ManageOwnMfaDevice", MFA_OWN_USER_ACTIONS, [user_arn, mfa_arn])
         analysts.allow("ListMfaSettings", MFA_ACCOUNT_ACTIONS, ["*"])
         analysts.policy.add(Statement(
@@ -55,3 +59,4 @@ class Access(Construct):
             resources=["*"],
             conditions={"BoolIfExists": {"aws:MultiFactorAuthPresent": ["false"]}},
         ))
+        self.name, self.arn, self.resource = self.role.name, self.role.arn, self.role.resource

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from constructs import Construct
 
-from modules.aws import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
 from modules.audit_trail import AuditTrail
+from modules.aws import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
+from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
 from modules.policy import Grantee
 from modules.secure_bucket import SecureBucket
@@ -55,20 +56,23 @@ class Analytics(Construct):
     - bytes_scanned_cutoff: per-query scan limit in bytes (default 1 GiB).
     - projection_start: first day of the date projection, YYYY/MM/DD (required).
     - projected_regions: regions of the region projection (required).
+
+    Exposes `name`, `arn` and `resource` (the workgroup's), `database` and `table`.
     """
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
                  trail_bucket: SecureBucket, results_bucket: SecureBucket, key: EncryptionKey,
                  projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
         super().__init__(scope, id)
-        account, region, partition = key.account_id, key.region, key.partition
+        context = AwsContext.of(self)
         self.trail, self.trail_bucket, self.results_bucket = trail, trail_bucket, results_bucket
-        self.workgroup_arn = f"arn:{partition}:athena:{region}:{account}:workgroup/{workgroup_name}"
-        self.catalog_arn = f"arn:{partition}:glue:{region}:{account}:catalog"
-        self.database_arn = f"arn:{partition}:glue:{region}:{account}:database/{database_name}"
-        self.table_arn = f"arn:{partition}:glue:{region}:{account}:table/{database_name}/{TABLE_NAME}"
+        self.name = workgroup_name
+        self.arn = context.arn("athena", f"workgroup/{workgroup_name}")
+        self.catalog_arn = context.arn("glue", "catalog")
+        self.database_arn = context.arn("glue", f"database/{database_name}")
+        self.table_arn = context.arn("glue", f"table/{database_name}/{TABLE_NAME}")
 
-        self.workgroup = athena_workgroup.AthenaWorkgroup(
+        self.resource = athena_workgroup.AthenaWorkgroup(
             self, "workgroup", name=workgroup_name, description="Queries over the CloudTrail logs",
             state="ENABLED", force_destroy=False,
             configuration=athena_workgroup.AthenaWorkgroupConfiguration(
@@ -84,12 +88,12 @@ class Analytics(Construct):
         )
         self.database = glue_catalog_database.GlueCatalogDatabase(
             self, "database", name=database_name, description="CloudTrail logs, queried with Athena")
-        self.table = self._cloudtrail_table(account, projection_start, projected_regions)
+        self.table = self._cloudtrail_table(projection_start, projected_regions)
         for name, description, sql in named_queries():
             athena_named_query.AthenaNamedQuery(self, f"query-{name}", name=name, description=description,
-                                                database=self.database.name, workgroup=self.workgroup.id, query=sql)
+                                                database=self.database.name, workgroup=self.resource.id, query=sql)
 
-    def _cloudtrail_table(self, account: str, projection_start: str,
+    def _cloudtrail_table(self, projection_start: str,
                           projected_regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:
         with TABLE_FILE.open("rb") as handle:
             spec = tomllib.load(handle)
@@ -125,7 +129,7 @@ class Analytics(Construct):
 
     def grant_query(self, grantee: Grantee) -> None:
         """Run queries in the workgroup: everything Athena does with the caller's permissions."""
-        grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.workgroup_arn])
+        grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn])
         grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, self.table_arn])
         self.trail_bucket.grant_read(grantee, prefix=self.trail.log_prefix)
         self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)

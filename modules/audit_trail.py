@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from modules.aws import cloudtrail, cloudwatch_log_group
+from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
 from modules.iam import Role
 from modules.policy import Grantee, Statement
 from modules.secure_bucket import SecureBucket
-
-CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
 
 class AuditTrail(Construct):
@@ -31,39 +30,42 @@ class AuditTrail(Construct):
       delivers to, its key (keep it apart from `key`, so that disabling one key cannot silence the
       alarm about it), and its retention (required).
     - logs_role_name: the IAM role CloudTrail assumes to write to the log group (required).
+
+    Exposes `name`, `arn`, `log_prefix`, `log_group` and `resource` (the `aws_cloudtrail`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket, key: EncryptionKey,
                  log_group_name: str, log_group_key: EncryptionKey, log_retention_days: int, logs_role_name: str,
                  watched_buckets: Sequence[SecureBucket] = ()) -> None:
         super().__init__(scope, id)
-        account, region, partition = key.account_id, key.region, key.partition
+        context = AwsContext.of(self)
+        cloudtrail_principal = context.service_principal("cloudtrail")
         self.name = name
-        self.arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
-        self.log_prefix = f"AWSLogs/{account}/CloudTrail/"
+        self.arn = context.arn("cloudtrail", f"trail/{name}")
+        self.log_prefix = f"AWSLogs/{context.account}/CloudTrail/"
         source_is_trail = {"StringEquals": {"aws:SourceArn": [self.arn]}}
-        any_trail_of_account = {"kms:EncryptionContext:aws:cloudtrail:arn": [f"arn:{partition}:cloudtrail:*:{account}:trail/*"]}
+        any_trail_of_account = {"kms:EncryptionContext:aws:cloudtrail:arn": [context.arn("cloudtrail", "trail/*", region="*")]}
 
         bucket.policy.add(Statement(sid="AllowCloudTrailAclCheck", actions=["s3:GetBucketAcl"], resources=[bucket.arn],
-                                    principals={"Service": [CLOUDTRAIL]}, conditions=source_is_trail))
+                                    principals={"Service": [cloudtrail_principal]}, conditions=source_is_trail))
         bucket.policy.add(Statement(
-            sid="AllowCloudTrailWrite", actions=["s3:PutObject"], resources=[f"{bucket.arn}/AWSLogs/{account}/*"],
-            principals={"Service": [CLOUDTRAIL]},
+            sid="AllowCloudTrailWrite", actions=["s3:PutObject"], resources=[f"{bucket.arn}/AWSLogs/{context.account}/*"],
+            principals={"Service": [cloudtrail_principal]},
             conditions={"StringEquals": {"aws:SourceArn": [self.arn], "s3:x-amz-acl": ["bucket-owner-full-control"]}},
         ))
-        key.allow_service("AllowCloudTrailEncryptLogs", CLOUDTRAIL, ["kms:GenerateDataKey*"],
+        key.allow_service("AllowCloudTrailEncryptLogs", cloudtrail_principal, ["kms:GenerateDataKey*"],
                           {**source_is_trail, "StringLike": any_trail_of_account})
         # With an S3 Bucket Key on the trail bucket, CloudTrail also decrypts the bucket-level key.
-        key.allow_service("AllowCloudTrailDescribeAndDecrypt", CLOUDTRAIL, ["kms:DescribeKey", "kms:Decrypt"], source_is_trail)
+        key.allow_service("AllowCloudTrailDescribeAndDecrypt", cloudtrail_principal, ["kms:DescribeKey", "kms:Decrypt"], source_is_trail)
         key.allow(Statement(
             sid="AllowAccountToReadLogs", actions=["kms:Decrypt", "kms:ReEncryptFrom"], resources=["*"],
             principals={"AWS": ["*"]},
-            conditions={"StringEquals": {"kms:CallerAccount": [account]}, "StringLike": any_trail_of_account},
+            conditions={"StringEquals": {"kms:CallerAccount": [context.account]}, "StringLike": any_trail_of_account},
         ))
 
-        log_group_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name}"
+        log_group_arn = context.arn("logs", f"log-group:{log_group_name}")
         log_group_key.allow_service(
-            "AllowCloudWatchLogs", f"logs.{region}.amazonaws.com",
+            "AllowCloudWatchLogs", context.service_host("logs"),
             ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [log_group_arn]}},
         )
@@ -73,14 +75,14 @@ class AuditTrail(Construct):
         self.logs_role = Role(self, "logs-role", name=logs_role_name,
                               description=f"Lets CloudTrail trail {name} write to CloudWatch Logs",
                               trust=[Statement(sid="TrustCloudTrail", actions=["sts:AssumeRole"],
-                                               principals={"Service": [CLOUDTRAIL]}, conditions=source_is_trail)])
+                                               principals={"Service": [cloudtrail_principal]}, conditions=source_is_trail)])
         self.logs_role.grantee.allow("WriteTrailLogStreams", ["logs:CreateLogStream", "logs:PutLogEvents"],
                                      [f"{log_group_arn}:log-stream:*"])
 
-        self.trail = cloudtrail.Cloudtrail(
+        self.resource = cloudtrail.Cloudtrail(
             self, "trail",
             name=name,
-            s3_bucket_name=bucket.bucket.id,
+            s3_bucket_name=bucket.resource.id,
             kms_key_id=key.arn,
             is_multi_region_trail=True,
             include_global_service_events=True,
@@ -94,7 +96,7 @@ class AuditTrail(Construct):
                 data_resource=[cloudtrail.CloudtrailEventSelectorDataResource(
                     type="AWS::S3::Object", values=[f"{watched.arn}/" for watched in watched_buckets])],
             )] if watched_buckets else None,
-            depends_on=[bucket.bucket_policy, key.key, self.logs_role.policy],
+            depends_on=[bucket.bucket_policy, key.resource, self.logs_role.policy],
         )
 
     def grant_read(self, grantee: Grantee) -> None:

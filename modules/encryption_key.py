@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from modules.aws import kms_alias, kms_key
+from modules.context import AwsContext
+from modules.naming import kms_alias_problem
 from modules.policy import Conditions, Grantee, PolicyDocument, Statement, sid_part
+from modules.validation import check_input
 
 ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
@@ -29,22 +32,21 @@ DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 
 class EncryptionKey(Construct):
     """Inputs:
-    - alias: the alias name, e.g. `alias/s3-encryption-key` (required).
+    - alias: the alias name, e.g. `alias/s3-encryption-key` (required; checked against KMS's rules).
     - description: the key's description (required).
-    - account_id, region: where the key lives (required); partition (default "aws").
     - admin_arns: IAM principals that administer the key (default: none; root only).
     - deletion_window_days: 7 to 30 (default 30).
     - prevent_destroy: Terraform refuses to destroy the key (default False).
+
+    Exposes `name` (the alias), `arn`, `alias_arn` and `resource` (the `aws_kms_key`).
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, description: str, account_id: str,
-                 region: str, partition: str = "aws", admin_arns: Sequence[str] = (), deletion_window_days: int = 30,
-                 prevent_destroy: bool = False) -> None:
+    def __init__(self, scope: Construct, id: str, *, alias: str, description: str, admin_arns: Sequence[str] = (),
+                 deletion_window_days: int = 30, prevent_destroy: bool = False) -> None:
         super().__init__(scope, id)
-        self.account_id = account_id
-        self.region = region
-        self.partition = partition
-        self.root_arn = f"arn:{partition}:iam::{account_id}:root"
+        context = AwsContext.of(self)
+        check_input(self, "alias", alias, kms_alias_problem)
+        self.root_arn = context.root_arn
         self.policy = PolicyDocument(self, "policy", [
             Statement(sid="EnableRootAccountAndIamPolicies", actions=["kms:*"], resources=["*"],
                       principals={"AWS": [self.root_arn]}),
@@ -52,7 +54,7 @@ class EncryptionKey(Construct):
         if admin_arns:
             self.policy.add(Statement(sid="AllowKeyAdministration", actions=ADMIN_ACTIONS, resources=["*"],
                                       principals={"AWS": list(admin_arns)}))
-        self.key = kms_key.KmsKey(
+        self.resource = kms_key.KmsKey(
             self, "key",
             description=description,
             key_usage="ENCRYPT_DECRYPT",
@@ -64,10 +66,10 @@ class EncryptionKey(Construct):
         )
         # Read once: every read of a resource attribute makes a new token, and equal statements
         # must compare equal for grants to merge.
-        self.arn = self.key.arn
-        self.alias = kms_alias.KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
-        self.alias_name = alias
-        self.alias_arn = f"arn:{partition}:kms:{region}:{account_id}:{alias}"
+        self.arn = self.resource.arn
+        kms_alias.KmsAlias(self, "alias", name=alias, target_key_id=self.resource.key_id)
+        self.name = alias
+        self.alias_arn = context.arn("kms", alias)
 
     def allow(self, statement: Statement) -> None:
         """Add a statement to the key policy (resources default to the key itself: "*")."""

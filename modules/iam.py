@@ -13,43 +13,52 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from modules.aws import iam_group, iam_group_policy, iam_role, iam_role_policy
+from modules.naming import iam_name_problem
 from modules.policy import Grantee, PolicyDocument, Statement, sid_part
+from modules.validation import check_input
 
 
 class Role(Construct):
     """Inputs:
-    - name: the role name (required).
+    - name: the role name (required; checked against IAM's rules).
     - description: shown in the console (required).
     - trust: statements of the trust policy (required).
     - max_session_seconds: longest session (default 3600).
+
+    Exposes `name`, `arn`, `grantee`, `policy` (the permissions policy resource) and `resource`
+    (the `aws_iam_role`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, description: str, trust: Sequence[Statement],
                  max_session_seconds: int = 3600) -> None:
         super().__init__(scope, id)
+        check_input(self, "name", name, iam_name_problem("role"))
         self.name = name
         self.trust = PolicyDocument(self, "trust", trust)
-        self.role = iam_role.IamRole(self, "role", name=name, description=description,
-                                     assume_role_policy=self.trust.json, max_session_duration=max_session_seconds)
+        self.resource = iam_role.IamRole(self, "role", name=name, description=description,
+                                         assume_role_policy=self.trust.json, max_session_duration=max_session_seconds)
         self.permissions = PolicyDocument(self, "permissions")
-        self.policy = iam_role_policy.IamRolePolicy(self, "policy", name=f"{name}-permissions", role=self.role.id,
+        self.policy = iam_role_policy.IamRolePolicy(self, "policy", name=f"{name}-permissions", role=self.resource.id,
                                                     policy=self.permissions.json)
-        self.arn = self.role.arn
+        self.arn = self.resource.arn
         self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn)
 
 
 class Group(Construct):
     """Inputs:
-    - name: the group name (required).
+    - name: the group name (required; checked against IAM's rules).
 
-    A group cannot be named in a resource policy, so its grantee has no principal ARN.
+    Exposes `name`, `arn`, `grantee` and `resource` (the `aws_iam_group`). A group cannot be
+    named in a resource policy, so its grantee has no principal ARN.
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str) -> None:
         super().__init__(scope, id)
+        check_input(self, "name", name, iam_name_problem("group"))
         self.name = name
-        self.group = iam_group.IamGroup(self, "group", name=name)
+        self.resource = iam_group.IamGroup(self, "group", name=name)
+        self.arn = self.resource.arn
         self.permissions = PolicyDocument(self, "permissions")
-        iam_group_policy.IamGroupPolicy(self, "policy", name=f"{name}-permissions", group=self.group.name,
+        iam_group_policy.IamGroupPolicy(self, "policy", name=f"{name}-permissions", group=self.resource.name,
                                         policy=self.permissions.json)
         self.grantee = Grantee(name=sid_part(name), policy=self.permissions)

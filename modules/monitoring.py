@@ -8,25 +8,18 @@ one of the alarms, and it must still be able to reach someone.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
-from pathlib import Path
 
 from constructs import Construct
 
-from modules.aws import cloudwatch_log_metric_filter as metric_filter
+from modules.alarms import AlarmDefinition, load_alarm_definitions
 from modules.aws import cloudwatch_log_group, cloudwatch_metric_alarm, sns_topic, sns_topic_policy, sns_topic_subscription
+from modules.aws import cloudwatch_log_metric_filter as metric_filter
+from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
 from modules.policy import PolicyDocument, Statement
 
-ALARMS_FILE = Path(__file__).parent / "data" / "security_alarms.toml"
 NAMESPACE = "SecurityAudit"
-CLOUDWATCH = "cloudwatch.amazonaws.com"
-
-
-def load_alarm_definitions(path: Path = ALARMS_FILE) -> list[dict[str, str]]:
-    with path.open("rb") as handle:
-        return tomllib.load(handle)["alarm"]
 
 
 class Monitoring(Construct):
@@ -37,40 +30,45 @@ class Monitoring(Construct):
     - watched_key: the data EncryptionKey whose API calls are counted (required).
     - emails: e-mail subscribers of the topic (default none).
     - alarms: alarm definitions (default: data/security_alarms.toml).
+
+    Exposes `name`, `arn` and `resource` (the topic's) and `alarms` (by name).
     """
 
     def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic_name: str,
                  alerting_key: EncryptionKey, watched_key: EncryptionKey, emails: Sequence[str] = (),
-                 alarms: Sequence[dict[str, str]] | None = None) -> None:
+                 alarms: Sequence[AlarmDefinition] | None = None) -> None:
         super().__init__(scope, id)
+        context = AwsContext.of(self)
+        cloudwatch = context.service_principal("cloudwatch")
         self.log_group = log_group
-        account, region, partition = alerting_key.account_id, alerting_key.region, alerting_key.partition
-        alarms_of_account = {"StringEquals": {"aws:SourceAccount": [account]},
-                             "ArnLike": {"aws:SourceArn": [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"]}}
-        alerting_key.allow_service("AllowCloudWatchAlarmsToPublish", CLOUDWATCH, ["kms:Decrypt", "kms:GenerateDataKey*"],
-                                   {"StringEquals": {"aws:SourceAccount": [account]}})
-        self.topic = sns_topic.SnsTopic(self, "topic", name=topic_name, kms_master_key_id=alerting_key.arn)
+        alarms_of_account = {"StringEquals": {"aws:SourceAccount": [context.account]},
+                             "ArnLike": {"aws:SourceArn": [context.arn("cloudwatch", "alarm:*")]}}
+        alerting_key.allow_service("AllowCloudWatchAlarmsToPublish", cloudwatch, ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                   {"StringEquals": {"aws:SourceAccount": [context.account]}})
+        self.resource = sns_topic.SnsTopic(self, "topic", name=topic_name, kms_master_key_id=alerting_key.arn)
+        self.name, self.arn = topic_name, self.resource.arn
         self.topic_policy = PolicyDocument(self, "topic-policy", [
-            Statement(sid="AllowCloudWatchAlarms", actions=["sns:Publish"], resources=[self.topic.arn],
-                      principals={"Service": [CLOUDWATCH]}, conditions=alarms_of_account),
-            Statement(sid="DenyInsecureTransport", effect="Deny", actions=["sns:Publish"], resources=[self.topic.arn],
+            Statement(sid="AllowCloudWatchAlarms", actions=["sns:Publish"], resources=[self.arn],
+                      principals={"Service": [cloudwatch]}, conditions=alarms_of_account),
+            Statement(sid="DenyInsecureTransport", effect="Deny", actions=["sns:Publish"], resources=[self.arn],
                       principals={"*": ["*"]}, conditions={"Bool": {"aws:SecureTransport": ["false"]}}),
         ])
-        sns_topic_policy.SnsTopicPolicy(self, "topic-policy-attachment", arn=self.topic.arn, policy=self.topic_policy.json)
+        sns_topic_policy.SnsTopicPolicy(self, "topic-policy-attachment", arn=self.arn, policy=self.topic_policy.json)
         for index, email in enumerate(emails):
-            sns_topic_subscription.SnsTopicSubscription(self, f"email-{index}", topic_arn=self.topic.arn,
+            sns_topic_subscription.SnsTopicSubscription(self, f"email-{index}", topic_arn=self.arn,
                                                         protocol="email", endpoint=email)
 
         self.alarms = {}
         for alarm in load_alarm_definitions() if alarms is None else alarms:
-            self._metric_filter(alarm["name"], alarm["pattern"])
-            self.alarms[alarm["name"]] = cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-                self, f"alarm-{alarm['name']}",
-                alarm_name=alarm["name"],
-                alarm_description=f"{alarm['description']} ({alarm['control']})",
-                namespace=NAMESPACE, metric_name=alarm["name"], statistic="Sum", period=300,
-                evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching", alarm_actions=[self.topic.arn],
+            self._metric_filter(alarm.name, alarm.pattern)
+            self.alarms[alarm.name] = cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+                self, f"alarm-{alarm.name}",
+                alarm_name=alarm.name,
+                alarm_description=f"{alarm.description} ({alarm.control})",
+                namespace=NAMESPACE, metric_name=alarm.name, statistic="Sum", period=alarm.period,
+                evaluation_periods=alarm.evaluation_periods, threshold=alarm.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+                alarm_actions=[self.arn],
             )
         # KMS publishes usage per account, not per key: count this key's calls from the trail.
         self._metric_filter("DataKeyApiCalls",

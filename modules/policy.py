@@ -84,12 +84,9 @@ class PolicyDocument(Construct):
 
     def add(self, statement: Statement) -> None:
         """Add a statement; adding an identical one again is a no-op (two grants may ask for the
-        same permission), a different one under a used Sid is an error."""
-        for existing in self._statements:
-            if existing.sid == statement.sid:
-                if existing == statement:
-                    return
-                raise ValueError(f"{self.node.path}: two different statements with Sid {statement.sid}")
+        same permission). Two different statements under one Sid fail the synth (rule UniqueSids)."""
+        if statement in self._statements:
+            return
         self._statements.append(statement)
         # The block list is replaced whole, so the data source always holds every statement.
         self._data.put_statement([s.to_struct() for s in self._statements])

@@ -17,20 +17,35 @@ from constructs import Construct
 
 from modules.aws import (
     s3_bucket,
-    s3_bucket_lifecycle_configuration as lifecycle,
     s3_bucket_ownership_controls,
     s3_bucket_policy,
     s3_bucket_public_access_block,
-    s3_bucket_server_side_encryption_configuration as sse,
     s3_bucket_versioning,
 )
+from modules.aws import (
+    s3_bucket_lifecycle_configuration as lifecycle,
+)
+from modules.aws import (
+    s3_bucket_server_side_encryption_configuration as sse,
+)
+from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
+from modules.naming import bucket_name_problem
 from modules.policy import Grantee, PolicyDocument, Statement, deny_insecure_transport, sid_part
+from modules.validation import check_input
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation")
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """Move current objects to another storage class after `days`."""
+
+    days: int
+    storage_class: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +56,12 @@ class LifecycleRule:
     prefix: str = ""
     expire_days: int | None = None
     noncurrent_expire_days: int | None = None
-    transitions: Sequence[tuple[int, str]] = ()  # (days, storage class)
+    transitions: Sequence[Transition] = ()
 
 
 class SecureBucket(Construct):
     """Inputs:
-    - name: the bucket name (required).
+    - name: the bucket name (required; checked against S3's naming rules).
     - key: the EncryptionKey of default encryption (required).
     - versioned: keep every object version (default True).
     - lifecycle_rules: LifecycleRule list (default none; an abort-incomplete-upload rule is always added).
@@ -54,6 +69,8 @@ class SecureBucket(Construct):
     - kms_enforced_prefix: deny non-KMS uploads only below this prefix (default "": the whole bucket).
     - restrict_to_grantees: deny object access to every principal not granted it (default False).
     - prevent_destroy: Terraform refuses to destroy the bucket (default False).
+
+    Exposes `name`, `arn`, `key`, `policy` (the bucket policy document) and `resource` (the `aws_s3_bucket`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey, versioned: bool = True,
@@ -61,17 +78,19 @@ class SecureBucket(Construct):
                  kms_enforced_prefix: str = "", restrict_to_grantees: bool = False,
                  prevent_destroy: bool = False) -> None:
         super().__init__(scope, id)
+        check_input(self, "name", name, bucket_name_problem)
+        self._context = AwsContext.of(self)
         self.name = name
         self.key = key
-        self.arn = f"arn:{key.partition}:s3:::{name}"
+        self.arn = self._context.arn("s3", name)
         self._restricted = restrict_to_grantees
         self._authorized: list[str] = []
 
-        self.bucket = s3_bucket.S3Bucket(
+        self.resource = s3_bucket.S3Bucket(
             self, "bucket", bucket=name, force_destroy=False,
             lifecycle={"prevent_destroy": True} if prevent_destroy else None,
         )
-        bucket_id = self.bucket.id
+        bucket_id = self.resource.id
         self.public_access_block = s3_bucket_public_access_block.S3BucketPublicAccessBlock(
             self, "public-access-block", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True,
@@ -135,8 +154,8 @@ class SecureBucket(Construct):
             expiration=[lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.expire_days)] if rule.expire_days else None,
             noncurrent_version_expiration=[lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                 noncurrent_days=rule.noncurrent_expire_days)] if rule.noncurrent_expire_days else None,
-            transition=[lifecycle.S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)
-                        for days, storage_class in rule.transitions] or None,
+            transition=[lifecycle.S3BucketLifecycleConfigurationRuleTransition(days=t.days, storage_class=t.storage_class)
+                        for t in rule.transitions] or None,
         )
 
     # --- grants -------------------------------------------------------------------------------
@@ -152,7 +171,7 @@ class SecureBucket(Construct):
         grantee.allow(f"{sid}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"])
         grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])
         # Only through S3: the grant covers the bucket's objects, not direct use of the key.
-        key_grant(grantee, conditions={"StringEquals": {"kms:ViaService": [f"s3.{self.key.region}.amazonaws.com"]}})
+        key_grant(grantee, conditions={"StringEquals": {"kms:ViaService": [self._context.service_host("s3")]}})
 
     def grant_read(self, grantee: Grantee, prefix: str = "") -> None:
         self._grant(grantee, "Read", READ_ACTIONS, prefix, self.key.grant_decrypt)

@@ -15,10 +15,11 @@ from modules.access import Access
 from modules.analytics import Analytics
 from modules.audit_trail import AuditTrail
 from modules.aws import provider
+from modules.context import AwsContext
 from modules.encryption_key import ENCRYPT_DECRYPT_ACTIONS, EncryptionKey
 from modules.monitoring import Monitoring
 from modules.policy import Statement
-from modules.secure_bucket import LifecycleRule, SecureBucket
+from modules.secure_bucket import LifecycleRule, SecureBucket, Transition
 
 # The provider bindings are built from hashicorp/aws 6.x; every attribute used also exists in
 # 5.100 (terraform validate proves it against that release), so both majors are admitted.
@@ -30,71 +31,83 @@ TERRAFORM_VERSION = ">= 1.10"
 BOOTSTRAP_STATE_DIR = "../../../.bootstrap-state"
 
 
-def _configure_terraform(stack: TerraformStack, env: Environment, region: str) -> None:
-    provider.AwsProvider(
-        stack, "aws", region=region, allowed_account_ids=[env.account_id],
-        default_tags=[provider.AwsProviderDefaultTags(tags=env.all_tags)],
-    )
-    stack.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
-    stack.add_override("terraform.required_version", TERRAFORM_VERSION)
+class EnvironmentStack(TerraformStack):
+    """A stack of one environment in one region: it carries the AwsContext its constructs ask for,
+    and the provider pinned to the environment's account, with its tags.
+
+    `protected` lists the construct paths (relative to the stack) of the stateful resources that
+    must carry `prevent_destroy` in production; the rule pack checks them on every synth.
+    """
+
+    protected: tuple[str, ...] = ()
+
+    def __init__(self, scope: Construct, id: str, env: Environment, region: str) -> None:
+        super().__init__(scope, id)
+        self.env = env
+        self.context = AwsContext(env.account_id, region).attach(self)
+        provider.AwsProvider(
+            self, "aws", region=region, allowed_account_ids=[env.account_id],
+            default_tags=[provider.AwsProviderDefaultTags(tags=env.all_tags)],
+        )
+        self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
+        self.add_override("terraform.required_version", TERRAFORM_VERSION)
+
+    def key(self, id: str, alias: str, description: str) -> EncryptionKey:
+        """A KMS key with the environment's administrators, deletion window and protection."""
+        env = self.env
+        return EncryptionKey(self, id, alias=alias, description=description, admin_arns=env.key_admin_arns,
+                             deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy)
+
+    def outputs(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            TerraformOutput(self, name, value=value)
 
 
-def _key_settings(env: Environment, region: str) -> dict:
-    return dict(account_id=env.account_id, region=region, partition=env.partition, admin_arns=env.key_admin_arns,
-                deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy)
-
-
-def _outputs(stack: TerraformStack, values: dict[str, str]) -> None:
-    for name, value in values.items():
-        TerraformOutput(stack, name, value=value)
-
-
-class BootstrapStack(TerraformStack):
+class BootstrapStack(EnvironmentStack):
     """The environment's state bucket and its key; its own state stays local."""
 
+    protected = ("state-key/key", "state-bucket/bucket")
+
     def __init__(self, scope: Construct, env: Environment) -> None:
-        super().__init__(scope, env.bootstrap_stack)
-        region = env.state.region
-        _configure_terraform(self, env, region)
+        super().__init__(scope, env.bootstrap_stack, env, env.state.region)
         LocalBackend(self, path=f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
-        key = EncryptionKey(self, "state-key", alias=env.names.state_key_alias,
-                            description=f"Encrypts the Terraform state of environment {env.name}", **_key_settings(env, region))
+        key = self.key("state-key", env.names.state_key_alias, f"Encrypts the Terraform state of environment {env.name}")
         bucket = SecureBucket(
             self, "state-bucket", name=env.state.bucket, key=key, prevent_destroy=env.prevent_destroy,
             incomplete_upload_days=env.retention.incomplete_upload_days,
             lifecycle_rules=[LifecycleRule(id="expire-old-state-versions",
                                            noncurrent_expire_days=env.retention.state_noncurrent_version_days)],
         )
-        _outputs(self, {"state_bucket": bucket.name, "state_key_arn": key.arn})
+        self.outputs({"state_bucket": bucket.name, "state_key_arn": key.arn})
 
 
-class PlatformStack(TerraformStack):
+class PlatformStack(EnvironmentStack):
     """Every resource of the environment; state in the bootstrap's bucket."""
 
+    protected = ("data-key/key", "alerting-key/key", "data-bucket/bucket", "trail-bucket/bucket")
+
     def __init__(self, scope: Construct, env: Environment) -> None:
-        super().__init__(scope, env.name)
-        account, region, names, retention = env.account_id, env.region, env.names, env.retention
-        _configure_terraform(self, env, region)
+        super().__init__(scope, env.name, env, env.region)
+        names, retention = env.names, env.retention
         backend = S3Backend(
             self, bucket=env.state.bucket, key=env.state.key, region=env.state.region, encrypt=True,
-            kms_key_id=f"arn:{env.partition}:kms:{env.state.region}:{account}:{names.state_key_alias}",
+            kms_key_id=self.context.in_region(env.state.region).arn("kms", names.state_key_alias),
         )
         backend.add_override("use_lockfile", True)
 
-        data_key = EncryptionKey(self, "data-key", alias=names.key_alias,
-                                 description="Encrypts the data, the CloudTrail logs and the Athena query results",
-                                 **_key_settings(env, region))
+        data_key = self.key("data-key", names.key_alias,
+                            "Encrypts the data, the CloudTrail logs and the Athena query results")
         data_key.allow(Statement(
             sid="AllowUseThroughS3ByAccount", actions=ENCRYPT_DECRYPT_ACTIONS, resources=["*"], principals={"AWS": ["*"]},
-            conditions={"StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com"], "kms:CallerAccount": [account]}},
+            conditions={"StringEquals": {"kms:ViaService": [self.context.service_host("s3")],
+                                         "kms:CallerAccount": [self.context.account]}},
         ))
-        alerting_key = EncryptionKey(self, "alerting-key", alias=names.alerting_key_alias,
-                                     description="Encrypts the audit log group and the security alarm topic",
-                                     **_key_settings(env, region))
-        access = Access(self, "access", role_name=names.role, group_name=names.group, account_id=account,
-                        partition=env.partition, trusted_services=env.trusted_services)
+        alerting_key = self.key("alerting-key", names.alerting_key_alias,
+                                "Encrypts the audit log group and the security alarm topic")
+        access = Access(self, "access", role_name=names.role, group_name=names.group,
+                        trusted_services=env.trusted_services)
 
-        bucket_settings = dict(key=data_key, incomplete_upload_days=retention.incomplete_upload_days)
+        bucket_settings = {"key": data_key, "incomplete_upload_days": retention.incomplete_upload_days}
         data_bucket = SecureBucket(
             self, "data-bucket", name=env.data_bucket, restrict_to_grantees=True, prevent_destroy=env.prevent_destroy,
             lifecycle_rules=[LifecycleRule(id="expire-noncurrent-versions",
@@ -108,12 +121,12 @@ class PlatformStack(TerraformStack):
         )
         trail_bucket = SecureBucket(
             self, "trail-bucket", name=env.trail_bucket, prevent_destroy=env.prevent_destroy,
-            kms_enforced_prefix=f"AWSLogs/{account}/CloudTrail/",
+            kms_enforced_prefix=f"AWSLogs/{self.context.account}/CloudTrail/",
             lifecycle_rules=[LifecycleRule(
                 id="age-out-logs", expire_days=retention.trail_logs_expire_days,
                 noncurrent_expire_days=retention.trail_noncurrent_version_days,
-                transitions=[(retention.trail_logs_infrequent_access_days, "STANDARD_IA"),
-                             (retention.trail_logs_glacier_days, "GLACIER")],
+                transitions=[Transition(retention.trail_logs_infrequent_access_days, "STANDARD_IA"),
+                             Transition(retention.trail_logs_glacier_days, "GLACIER")],
             )],
             **bucket_settings,
         )
@@ -138,9 +151,9 @@ class PlatformStack(TerraformStack):
         if env.analysts_direct_athena:
             analytics.grant_query(access.group.grantee)
 
-        _outputs(self, {
+        self.outputs({
             "data_key_arn": data_key.arn, "alerting_key_arn": alerting_key.arn,
             "data_bucket": data_bucket.name, "results_bucket": results_bucket.name, "trail_bucket": trail_bucket.name,
-            "trail_arn": trail.trail.arn, "workgroup": analytics.workgroup.name, "application_role_arn": access.role.arn,
-            "analysts_group": access.group.group.name, "alarm_topic_arn": monitoring.topic.arn,
+            "trail_arn": trail.resource.arn, "workgroup": analytics.resource.name, "application_role_arn": access.role.arn,
+            "analysts_group": access.group.resource.name, "alarm_topic_arn": monitoring.arn,
         })
