@@ -8,7 +8,7 @@ from pathlib import Path
 from cdktf import App, Aspects
 
 from environments.config import Environment
-from modules.guardrails import GUARDRAILS
+from modules.guardrails import RulePack
 from modules.stacks import BootstrapStack, PlatformStack
 
 
@@ -17,8 +17,7 @@ def build_app(envs: Sequence[Environment], outdir: Path | None = None) -> App:
     app = App(outdir=str(outdir) if outdir else None, stack_traces=False)
     for env in envs:
         for stack in (BootstrapStack(app, env), PlatformStack(app, env)):
-            for aspect in GUARDRAILS:
-                Aspects.of(stack).add(aspect())
+            Aspects.of(stack).add(RulePack(production=env.production, protected=stack.protected))
     return app
 
 
