@@ -24,20 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from environments.config import Environment, load_environments
+from tooling import emulator as moto
+from tooling.terraform import terraform_env, write_cli_config
 
-from environments.config import Environment, load_environments  # noqa: E402
-from scripts.emulator import (  # noqa: E402
-    Emulator,
-    bucket_policy_lifted,
-    deploy_stack,
-    destroy_stack,
-    empty_versioned_bucket,
-    running_emulator,
-)
-from scripts.terraform_cli import terraform_env, write_cli_config  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ENV_NAME = "dev"
 STEPS = 6
@@ -82,22 +74,22 @@ def synthesize(outdir: Path) -> Path:
     return stack
 
 
-def upload_sample(emulator: Emulator, env: Environment) -> dict:
+def upload_sample(emulator: moto.Emulator, env: Environment) -> dict:
     """Put an object without encryption headers; return what S3 then reports for it.
 
     The bucket policy is lifted around the request: moto counts every policy condition but
     StringEquals as met, so the policy's conditional denies would refuse any object request
-    (see `bucket_policy_lifted`).
+    (see `moto.bucket_policy_lifted`).
     """
     s3 = emulator.boto3_client("s3", env.region)
-    with bucket_policy_lifted(s3, env.data_bucket):
+    with moto.bucket_policy_lifted(s3, env.data_bucket):
         s3.put_object(Bucket=env.data_bucket, Key=SAMPLE_KEY, Body=SAMPLE_BODY)
         return s3.head_object(Bucket=env.data_bucket, Key=SAMPLE_KEY)
 
 
-def evidence(emulator: Emulator, env: Environment, outputs: dict, head: dict) -> list[tuple[str, str, str]]:
+def evidence(emulator: moto.Emulator, env: Environment, outputs: dict, head: dict) -> list[tuple[str, str, str]]:
     """(area, setting, value) rows, every value read back from the emulator."""
-    def client(service: str):  # noqa: ANN202
+    def client(service: str):
         return emulator.boto3_client(service, env.region)
 
     def yes(flag: object) -> str:
@@ -155,11 +147,11 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def teardown(emulator: Emulator, env: Environment, stack_copy: Path, tf_env: dict[str, str]) -> None:
+def teardown(emulator: moto.Emulator, env: Environment, stack_copy: Path, tf_env: dict[str, str]) -> None:
     s3 = emulator.boto3_client("s3", env.region)
     for bucket in (env.data_bucket, env.trail_bucket):  # the versioned buckets
-        empty_versioned_bucket(s3, bucket)
-    destroy_stack(stack_copy, tf_env)
+        moto.empty_versioned_bucket(s3, bucket)
+    moto.destroy_stack(stack_copy, tf_env)
 
 
 def run(work: Path) -> None:
@@ -168,11 +160,11 @@ def run(work: Path) -> None:
     stack_dir = step(1, f"synthesizing {ENV_NAME}", lambda: synthesize(work / "cdktf.out"), work / "synth.log")
     with contextlib.ExitStack() as stack:  # stops the emulator on the way out, however it is left
         emulator = step(2, f"starting the emulator as account {env.account_id}",
-                        lambda: stack.enter_context(running_emulator(env.account_id, log_path=work / "moto.log")),
+                        lambda: stack.enter_context(moto.running_emulator(env.account_id, log_path=work / "moto.log")),
                         work / "emulator.log")
         stack_copy = work / ENV_NAME
         outputs = step(3, f"deploying {ENV_NAME} to {emulator.endpoint} (terraform init + apply, about a minute)",
-                       lambda: deploy_stack(stack_dir, stack_copy, emulator, tf_env), work / "deploy.log")
+                       lambda: moto.deploy_stack(stack_dir, stack_copy, emulator, tf_env), work / "deploy.log")
         head = step(4, "uploading a sample object without encryption headers",
                     lambda: upload_sample(emulator, env), work / "upload.log")
         rows = evidence(emulator, env, outputs, head)
@@ -197,7 +189,7 @@ def main() -> int:
         keep = True
         print(f"demo: {err}", file=sys.stderr)
         return 1
-    except Exception as err:  # noqa: BLE001 - one line, whatever failed (ConfigError included)
+    except Exception as err:
         first_line = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
         print(f"demo: failed: {type(err).__name__}: {first_line}", file=sys.stderr)
         return 1

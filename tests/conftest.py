@@ -1,5 +1,5 @@
-"""Shared fixtures: the environments, their stacks synthesized once per session (in process with
-the cdktf Testing helpers, and on disk through main.py), and a Terraform CLI configuration."""
+"""Fixtures: every environment's stacks synthesized once per session (in process with the cdktf
+Testing helpers, and on disk through main.py), and a Terraform CLI configuration."""
 
 from __future__ import annotations
 
@@ -11,29 +11,22 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.support import ENVIRONMENTS, ROOT
+from tooling.terraform import terraform_env, write_cli_config
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-from environments.config import Environment, load_environments  # noqa: E402
-from scripts.terraform_cli import terraform_env, write_cli_config  # noqa: E402
-
-ENVIRONMENTS = load_environments(ROOT / "environments")
-ENV_NAMES = [env.name for env in ENVIRONMENTS]
-
-
-def environment(name: str) -> Environment:
-    return next(env for env in ENVIRONMENTS if env.name == name)
 
 
 @pytest.fixture(scope="session")
-def testing_synth() -> dict[str, str]:
-    """Every stack through `Testing.synth` (with validations): {stack name: Terraform JSON text}."""
-    from cdktf import Testing, TerraformStack  # noqa: PLC0415 - the slow import, paid once
+def testing_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every stack through `Testing.synth` (with validations): {stack name: Terraform JSON text}.
+    The app is synthesized first, which fails on any rule of the rule pack."""
+    from cdktf import TerraformStack, Testing  # noqa: PLC0415 - the slow import, paid once
 
     from modules.app import build_app  # noqa: PLC0415
 
-    app = build_app(ENVIRONMENTS)
+    app = build_app(ENVIRONMENTS, tmp_path_factory.mktemp("app"))
+    app.synth()
     return {stack.node.id: Testing.synth(stack, True) for stack in app.node.children
             if isinstance(stack, TerraformStack)}
 

@@ -1,41 +1,41 @@
-"""Construct behaviour the committed environments do not exercise: optional settings, and the
-grant and policy mechanics that keep policies consistent as the stack grows."""
+"""Construct behaviour the environment files do not exercise: optional settings, the grant and
+policy mechanics that keep policies consistent as the stack grows, and each construct refusing
+input AWS would refuse."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from cdktf import Testing as CdktfTesting
-from cdktf import TerraformStack
 
-from conftest import environment
-from modules.aws import provider
 from modules.encryption_key import EncryptionKey
 from modules.iam import Group, Role
 from modules.policy import PolicyDocument, Statement
 from modules.secure_bucket import SecureBucket
 from modules.stacks import PlatformStack
-from stack_queries import by_sid, conditions, one, principals, statements
+from tests.scratch import ACCOUNT, REGION, scratch_stack, synth_failure
+from tests.stack_queries import by_sid, conditions, one, principals, statements
+from tests.support import first_environment
 
-ADMIN = "arn:aws:iam::111111111111:role/KeyAdmins"
-
-
-def synth_platform(**changes) -> dict:
-    env = dataclasses.replace(environment("dev"), **changes)
-    return json.loads(CdktfTesting.synth(PlatformStack(CdktfTesting.app(), env), True))
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/KeyAdmins"
+ENV = first_environment(production=False)
+TRUST_LAMBDA = [Statement(sid="TrustLambda", actions=["sts:AssumeRole"], principals={"Service": ["lambda.amazonaws.com"]})]
 
 
 @pytest.fixture(scope="module")
 def variant() -> dict:
-    return synth_platform(analysts_direct_athena=True, key_admin_arns=(ADMIN,), alarm_emails=("a@example.com",))
+    env = dataclasses.replace(ENV, analysts_direct_athena=True, key_admin_arns=(ADMIN,), alarm_emails=("a@example.com",))
+    return json.loads(CdktfTesting.synth(PlatformStack(CdktfTesting.app(), env), True))
 
 
 def test_analysts_may_query_athena_directly_when_enabled(variant):
     found = by_sid(statements(variant, one(variant, "aws_iam_group_policy", "access_analysts-group_policy")["policy"]))
     assert "athena:StartQueryExecution" in found["RunAthenaQueries"]["actions"]
-    assert found["ReadWriteResultsBucketObjects"]["resources"] == ["arn:aws:s3:::acme-dev-athena-results/query-results/*"]
+    assert found["ReadWriteResultsBucketObjects"]["resources"] == [
+        f"arn:{ENV.partition}:s3:::{ENV.results_bucket}/query-results/*"]
     # Humans act as themselves there, not as the role; the data bucket still admits the role only.
     deny = by_sid(statements(variant, one(variant, "aws_s3_bucket_policy", "data-bucket_bucket-policy")["policy"]))
     assert len(conditions(deny["DenyObjectAccessToOthers"])[("ArnNotEquals", "aws:PrincipalArn")]) == 1
@@ -55,21 +55,12 @@ def test_alarm_emails_subscribe_to_the_topic(variant):
     assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", "a@example.com")]
 
 
-def _scratch_stack() -> TerraformStack:
-    stack = TerraformStack(CdktfTesting.app(), "scratch")
-    provider.AwsProvider(stack, "aws", region="eu-west-1")
-    return stack
-
-
-def test_identical_statements_merge_and_conflicting_ones_fail():
-    stack = _scratch_stack()
-    document = PolicyDocument(stack, "doc")
+def test_identical_statements_merge(tmp_path: Path):
+    document = PolicyDocument(scratch_stack(tmp_path), "doc")
     statement = Statement(sid="ReadThings", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"])
     document.add(statement)
     document.add(Statement(sid="ReadThings", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/*",)))
     assert document.statements == (statement,)
-    with pytest.raises(ValueError, match="two different statements with Sid ReadThings"):
-        document.add(Statement(sid="ReadThings", actions=["s3:PutObject"], resources=["arn:aws:s3:::b/*"]))
 
 
 def test_statement_rejects_bad_effect_and_sid():
@@ -79,27 +70,72 @@ def test_statement_rejects_bad_effect_and_sid():
         Statement(sid="not-alnum", actions=["s3:GetObject"])
 
 
-def test_a_restricted_bucket_refuses_grantees_without_a_principal_arn():
-    stack = _scratch_stack()
-    key = EncryptionKey(stack, "key", alias="alias/k", description="k", account_id="111111111111", region="eu-west-1")
+def test_a_restricted_bucket_refuses_grantees_without_a_principal_arn(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    key = EncryptionKey(stack, "key", alias="alias/k", description="k")
     bucket = SecureBucket(stack, "bucket", name="acme-restricted", key=key, restrict_to_grantees=True)
     group = Group(stack, "group", name="Humans")
     with pytest.raises(ValueError, match="admits named principals only"):
         bucket.grant_read(group.grantee)
 
 
-def test_a_grant_reaches_the_identity_policy_the_key_policy_and_the_bucket_policy():
-    stack = _scratch_stack()
-    key = EncryptionKey(stack, "key", alias="alias/k", description="k", account_id="111111111111", region="eu-west-1")
+def test_a_grant_reaches_the_identity_policy_the_key_policy_and_the_bucket_policy(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    key = EncryptionKey(stack, "key", alias="alias/k", description="k")
     bucket = SecureBucket(stack, "bucket", name="acme-granted", key=key, restrict_to_grantees=True)
-    role = Role(stack, "reader", name="Reader", description="reads",
-                trust=[Statement(sid="TrustLambda", actions=["sts:AssumeRole"], principals={"Service": ["lambda.amazonaws.com"]})])
+    role = Role(stack, "reader", name="Reader", description="reads", trust=TRUST_LAMBDA)
     bucket.grant_read(role.grantee)
     synthesized = json.loads(CdktfTesting.synth(stack, True))
     identity = by_sid(statements(synthesized, one(synthesized, "aws_iam_role_policy", "reader_policy")["policy"]))
     assert identity["ReadBucketObjects"]["resources"] == ["arn:aws:s3:::acme-granted/*"]
     assert identity["DecryptKey"]["actions"] == ["kms:Decrypt", "kms:DescribeKey"]
     key_policy = by_sid(statements(synthesized, one(synthesized, "aws_kms_key", "key")["policy"]))
-    assert conditions(key_policy["DecryptReader"]) == {("StringEquals", "kms:ViaService"): ["s3.eu-west-1.amazonaws.com"]}
+    assert conditions(key_policy["DecryptReader"]) == {("StringEquals", "kms:ViaService"): [f"s3.{REGION}.amazonaws.com"]}
     bucket_policy = by_sid(statements(synthesized, one(synthesized, "aws_s3_bucket_policy", "bucket_bucket-policy")["policy"]))
     assert "DenyObjectAccessToOthers" in bucket_policy
+
+
+def test_constructs_take_account_region_and_partition_from_their_stack(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    key = EncryptionKey(stack, "key", alias="alias/k", description="k")
+    assert key.alias_arn == f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/k"
+    assert key.root_arn == f"arn:aws:iam::{ACCOUNT}:root"
+    assert SecureBucket(stack, "bucket", name="acme-context", key=key).arn == "arn:aws:s3:::acme-context"
+
+
+# --- each construct refuses what AWS would refuse, with its path ---------------------------------
+
+
+def test_secure_bucket_refuses_an_invalid_bucket_name(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    SecureBucket(stack, "bucket", name="Acme_Bucket", key=EncryptionKey(stack, "key", alias="alias/k", description="k"))
+    message = synth_failure(stack)
+    assert "[scratch/bucket] name: bucket name 'Acme_Bucket' may hold only lowercase letters" in message
+
+
+def test_encryption_key_refuses_an_invalid_alias(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    EncryptionKey(stack, "key", alias="alias/aws/s3", description="k")
+    assert "[scratch/key] alias: must be 'alias/' followed by" in synth_failure(stack)
+
+
+def test_role_refuses_an_invalid_iam_name(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    Role(stack, "role", name="r" * 65, description="too long", trust=TRUST_LAMBDA)
+    assert "[scratch/role] name: must be a valid IAM role name (1-64" in synth_failure(stack)
+
+
+def test_group_refuses_an_invalid_iam_name(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    Group(stack, "group", name="analysts team")
+    assert "[scratch/group] name: must be a valid IAM group name" in synth_failure(stack)
+
+
+def test_valid_input_synthesizes(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    key = EncryptionKey(stack, "key", alias="alias/k", description="k")
+    SecureBucket(stack, "bucket", name="acme-valid", key=key)
+    Role(stack, "role", name="r" * 64, description="longest name", trust=TRUST_LAMBDA)
+    Group(stack, "group", name="g" * 128)
+    stack.node.root.synth()
+    assert (tmp_path / "stacks" / "scratch" / "cdk.tf.json").is_file()

@@ -34,10 +34,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from conftest import ROOT, environment
 
 from environments.config import Environment
-from scripts.emulator import (
+from tests.support import ROOT, environment, first_environment
+from tooling.emulator import (
     Emulator,
     bucket_policy_lifted,
     deploy_stack,
@@ -47,7 +47,9 @@ from scripts.emulator import (
     stack_json,
     target_args,
 )
-from scripts.terraform_cli import terraform
+from tooling.terraform import terraform
+
+pytestmark = pytest.mark.emulator
 
 ALARMS = tomllib.loads((ROOT / "modules" / "data" / "security_alarms.toml").read_text())["alarm"]
 QUERY_FILES = sorted((ROOT / "queries").glob("*.sql"))
@@ -70,10 +72,10 @@ class Deployment:
     recording: Path | None = None  # the emulator's request recording, when started with one
     destroyed: bool = False
 
-    def client(self, service: str):  # noqa: ANN201
+    def client(self, service: str):
         return self.emulator.boto3_client(service, self.env.region)
 
-    def terraform(self, *args: str, check: bool = True):  # noqa: ANN201
+    def terraform(self, *args: str, check: bool = True):
         return terraform(list(args), self.workdir, self.tf_env, check=check)
 
     @property
@@ -86,10 +88,15 @@ class Deployment:
             pass
 
 
+# The environments applied: the first non-production one (by file name) end to end, and the first
+# production one for its destroy guardrail.
+DEV, PROD = first_environment(production=False), first_environment(production=True)
+
+
 @pytest.fixture(scope="module")
 def deployments(synth_out: Path, tf_env: dict[str, str],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Deployment | Exception]]:
-    """dev and prod, each applied to an emulator of its own account; a failed deployment is kept
+    """DEV and PROD, each applied to an emulator of its own account; a failed deployment is kept
     as its exception, for the tests of that stack to report."""
     root = tmp_path_factory.mktemp("emulator")
     recording = root / "dev-requests.jsonl"
@@ -97,10 +104,8 @@ def deployments(synth_out: Path, tf_env: dict[str, str],
         emulators = {}
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("MOTO_RECORDER_FILEPATH", str(recording))  # where moto writes what it is asked to record
-            emulators["dev"] = stack.enter_context(
-                running_emulator(environment("dev").account_id, log_path=root / "dev-moto.log"))
-        emulators["prod"] = stack.enter_context(
-            running_emulator(environment("prod").account_id, log_path=root / "prod-moto.log"))
+            emulators[DEV.name] = stack.enter_context(running_emulator(DEV.account_id, log_path=root / "dev-moto.log"))
+        emulators[PROD.name] = stack.enter_context(running_emulator(PROD.account_id, log_path=root / "prod-moto.log"))
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {name: pool.submit(deploy_stack, synth_out / "stacks" / name, root / name, emulator, tf_env)
                        for name, emulator in emulators.items()}
@@ -109,7 +114,7 @@ def deployments(synth_out: Path, tf_env: dict[str, str],
             error = future.exception()
             results[name] = error if error is not None else Deployment(
                 env=environment(name), emulator=emulators[name], workdir=root / name, outputs=future.result(),
-                tf_env=tf_env, recording=recording if name == "dev" else None)
+                tf_env=tf_env, recording=recording if name == DEV.name else None)
         yield results
 
 
@@ -122,12 +127,14 @@ def _deployment(deployments: dict[str, Deployment | Exception], name: str) -> De
 
 @pytest.fixture(scope="module")
 def dev(deployments: dict[str, Deployment | Exception]) -> Deployment:
-    return _deployment(deployments, "dev")
+    """The first non-production environment, deployed."""
+    return _deployment(deployments, DEV.name)
 
 
 @pytest.fixture(scope="module")
 def prod(deployments: dict[str, Deployment | Exception]) -> Deployment:
-    return _deployment(deployments, "prod")
+    """The first production environment, deployed."""
+    return _deployment(deployments, PROD.name)
 
 
 # --- reading policies back --------------------------------------------------------------------
@@ -235,7 +242,7 @@ def test_bucket_default_encryption_is_the_data_key_with_bucket_key(dev: Deployme
 @pytest.mark.parametrize("which", BUCKETS)
 def test_bucket_policy_denies_plain_http_and_other_encryption(dev: Deployment, which: str) -> None:
     bucket = bucket_name(dev.env, which)
-    arn = f"arn:aws:s3:::{bucket}"
+    arn = f"arn:{dev.env.partition}:s3:::{bucket}"
     policy = statements_by_sid(dev.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
 
     tls = policy.get("DenyInsecureTransport")
@@ -345,7 +352,7 @@ def test_trail_is_multi_region_validated_encrypted_logging_and_watches_the_data_
     selectors = cloudtrail.get_event_selectors(TrailName=name)["EventSelectors"]
     watched = [value for selector in selectors for resource in selector.get("DataResources", [])
                if resource["Type"] == "AWS::S3::Object" for value in resource["Values"]]
-    assert f"arn:aws:s3:::{dev.env.data_bucket}/" in watched
+    assert f"arn:{dev.env.partition}:s3:::{dev.env.data_bucket}/" in watched
     assert cloudtrail.get_trail_status(Name=name)["IsLogging"] is True
 
 
@@ -399,17 +406,17 @@ def test_application_role_trusts_services_and_the_account_only_with_mfa(dev: Dep
     account = [s for s in trust if principals(s, "AWS")]
     assert account, "nothing in the account may assume the role"
     for statement in account:
-        assert principals(statement, "AWS") == [f"arn:aws:iam::{dev.env.account_id}:root"]
+        assert principals(statement, "AWS") == [f"arn:{dev.env.partition}:iam::{dev.env.account_id}:root"]
         assert condition(statement, "Bool", "aws:MultiFactorAuthPresent") == ["true"], statement
 
     policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
     assert len(policies) == 1
     permissions = statements_by_sid(iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"])
     statements = list(permissions.values())
-    data_objects = f"arn:aws:s3:::{dev.env.data_bucket}/*"
+    data_objects = f"arn:{dev.env.partition}:s3:::{dev.env.data_bucket}/*"
     assert any(allows(s, "s3:PutObject", data_objects) for s in statements)
     assert any(allows(s, "s3:GetObject", data_objects) for s in statements)
-    workgroup_arn = f"arn:aws:athena:{dev.env.region}:{dev.env.account_id}:workgroup/{dev.outputs['workgroup']}"
+    workgroup_arn = f"arn:{dev.env.partition}:athena:{dev.env.region}:{dev.env.account_id}:workgroup/{dev.outputs['workgroup']}"
     assert any(allows(s, "athena:StartQueryExecution", workgroup_arn) for s in statements)
 
 
@@ -430,7 +437,7 @@ def test_analysts_group_may_assume_the_role_with_mfa(dev: Deployment) -> None:
 def test_log_group_keeps_a_year_and_uses_the_alerting_key(dev: Deployment) -> None:
     groups = dev.client("logs").describe_log_groups(logGroupNamePrefix=dev.env.names.log_group)["logGroups"]
     assert len(groups) == 1
-    assert groups[0].get("retentionInDays") == 365 == dev.env.retention.log_group_days
+    assert groups[0].get("retentionInDays") == dev.env.retention.log_group_days
     assert groups[0].get("kmsKeyId") == dev.outputs["alerting_key_arn"]
 
 

@@ -18,11 +18,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # also works as `pytest tests/`, not only `python -m pytest`
-    sys.path.insert(0, str(ROOT))
-
-from environments.config import ConfigError, Environment, load_environments  # noqa: E402
+from environments.config import ConfigError, Environment, load_environments
+from tests.support import ENV_NAMES, ENVIRONMENTS_DIR, ROOT
 
 MINIMAL = {"company_prefix": "acme", "account_id": "111111111111", "region": "eu-west-1"}
 DROP = object()  # value in `config(...)` that removes a key of MINIMAL
@@ -195,10 +192,16 @@ BAD = [
     Bad("projection-start-day-00", config(athena={"projection_start": "2025/01/00"}), "athena.projection_start",
         "must be a date as YYYY/MM/DD, got '2025/01/00'"),
     Bad("projected-region", config(athena={"projected_regions": ["eu-west-1", "europe"]}),
-        "athena.projected_regions", "must be an AWS region name, got 'europe'"),
+        "athena.projected_regions", "must be an AWS region name such as 'eu-west-1', got 'europe'"),
+    Bad("region-unknown", config(region="us-east-9"), "region",
+        "must be an AWS region name such as 'eu-west-1', got 'us-east-9', which no partition has"),
+    Bad("state-region-unknown", config(state={"region": "eu-west-7"}), "state.region", "got 'eu-west-7', which no partition has"),
     # other names and lists
-    Bad("role-with-space", config(names={"role": "my role"}), "names.role", "must be a valid IAM name"),
-    Bad("group-too-long", config(names={"group": "g" * 65}), "names.group", "must be a valid IAM name"),
+    Bad("role-with-space", config(names={"role": "my role"}), "names.role", "must be a valid IAM role name"),
+    Bad("role-too-long", config(names={"role": "r" * 65}), "names.role", "must be a valid IAM role name (1-64 of"),
+    Bad("group-too-long", config(names={"group": "g" * 129}), "names.group", "must be a valid IAM group name (1-128 of"),
+    Bad("production-without-protection", config(production=True, prevent_destroy=False), "prevent_destroy",
+        "cannot be false in production"),
     Bad("trail-too-short", config(names={"trail": "ab"}), "names.trail", "must be 3-128 letters"),
     Bad("database-uppercase", config(names={"database": "Logs"}), "names.database", "must be lowercase letters, digits and '_'"),
     Bad("admin-arn", config(key_admin_arns=["arn:aws:iam::1234:role/admin"]), "key_admin_arns", "must be an IAM role, user or root ARN"),
@@ -213,7 +216,8 @@ BAD = [
     Bad("state-bucket-trailing-newline", config(state={"bucket": "acme-state\n"}), "state.bucket",
         "bucket name 'acme-state\\n' may hold only lowercase letters"),
     Bad("key-alias-trailing-newline", config(names={"key_alias": "alias/s3-key\n"}), "names.key_alias", "got 'alias/s3-key\\n'"),
-    Bad("role-trailing-newline", config(names={"role": "AppRole\n"}), "names.role", "must be a valid IAM name (1-64 of letters, digits, +=,.@_-), got 'AppRole\\n'"),
+    Bad("role-trailing-newline", config(names={"role": "AppRole\n"}), "names.role",
+        "must be a valid IAM role name (1-64 of letters, digits, +=,.@_-), got 'AppRole\\n'"),
     Bad("trail-trailing-newline", config(names={"trail": "audit\n"}), "names.trail", "got 'audit\\n'"),
     Bad("database-trailing-newline", config(names={"database": "logs\n"}), "names.database", "got 'logs\\n'"),
     Bad("projection-start-trailing-newline", config(athena={"projection_start": "2025/01/01\n"}), "athena.projection_start",
@@ -228,7 +232,8 @@ BAD = [
     # non-ASCII digits and letters are rejected (ASCII-only patterns)
     Bad("account-arabic-indic-digits", config(account_id=ARABIC_INDIC_ONE * 12), "account_id", f"must be 12 digits, got '{ARABIC_INDIC_ONE * 12}'"),
     Bad("region-arabic-indic-digit", config(region=f"eu-west-{ARABIC_INDIC_ONE}"), "region", f"got 'eu-west-{ARABIC_INDIC_ONE}'"),
-    Bad("role-non-ascii-letter", config(names={"role": "R\u00f4le"}), "names.role", "must be a valid IAM name (1-64 of letters, digits, +=,.@_-), got 'R\u00f4le'"),
+    Bad("role-non-ascii-letter", config(names={"role": "R\u00f4le"}), "names.role",
+        "must be a valid IAM role name (1-64 of letters, digits, +=,.@_-), got 'R\u00f4le'"),
     Bad("group-non-ascii-letter", config(names={"group": "Analystes\u00c9quipe"}), "names.group", "got 'Analystes\u00c9quipe'"),
     Bad("projection-start-fullwidth-digits", config(athena={"projection_start": "\uff12\uff10\uff12\uff15/01/01"}),
         "athena.projection_start", "must be a date as YYYY/MM/DD, got '\uff12\uff10\uff12\uff15/01/01'"),
@@ -267,6 +272,8 @@ ACCEPTED = [
     pytest.param(config(company_prefix="acme-"), "data_bucket", "acme--encrypted-data", id="prefix-trailing-hyphen"),
     pytest.param(config(state={"bucket": "s" * 63}), "state.bucket", "s" * 63, id="state-bucket-63-chars"),
     pytest.param(config(names={"role": "r" * 64}), "names.role", "r" * 64, id="role-64-chars"),
+    pytest.param(config(names={"group": "g" * 128}), "names.group", "g" * 128, id="group-128-chars"),
+    pytest.param(config(region="cn-north-1"), "partition", "aws-cn", id="region-china"),
     pytest.param(config(athena={"projection_start": "2024/02/29"}), "athena.projection_start", "2024/02/29", id="projection-start-leap-day"),
 ]
 
@@ -344,11 +351,11 @@ def test_production_turns_on_the_guardrails(tmp_path: Path) -> None:
 
 def test_explicit_values_override_defaults(tmp_path: Path) -> None:
     env = load(tmp_path, {"prod": config(
-        production=True, prevent_destroy=False, key_deletion_window_days=14,
+        production=False, prevent_destroy=True, key_deletion_window_days=14,
         state={"bucket": "acme-tfstate", "key": "platform/prod.tfstate", "region": "us-east-1"},
         names={"role": "AppRole", "trail": "audit"},
     )})["prod"]
-    assert (env.prevent_destroy, env.key_deletion_window_days) == (False, 14)
+    assert (env.prevent_destroy, env.key_deletion_window_days) == (True, 14)
     assert env.state == type(env.state)(bucket="acme-tfstate", key="platform/prod.tfstate", region="us-east-1")
     assert (env.names.role, env.names.trail, env.names.trail_logs_role) == ("AppRole", "audit", "audit-cloudwatch-logs")
     assert env.names.group == "DataAnalystsGroup"  # untouched keys of the section keep their defaults
@@ -379,13 +386,19 @@ def test_all_tags_adds_the_standard_tags_which_win(tmp_path: Path) -> None:
     assert custom.all_tags == {"project": "lakehouse", "environment": "dev", "managed-by": "cdktf"}
 
 
-def test_the_real_environment_files_load() -> None:
+def test_every_environment_file_loads_under_its_own_name() -> None:
+    envs = {env.name: env for env in load_environments(ENVIRONMENTS_DIR)}
+    assert sorted(envs) == sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.toml"))
+    assert all(env.source == f"{ENVIRONMENTS_DIR.name}/{name}.toml" for name, env in envs.items())
+    assert all(env.prevent_destroy for env in envs.values() if env.production)
+
+
+def test_the_committed_environment_files_say_what_they_are() -> None:
+    """About these three files' own content: prod is production, dev and staging are not."""
     envs = {env.name: env for env in load_environments(ROOT / "environments")}
-    assert sorted(envs) == ["dev", "prod", "staging"]
-    assert len({env.account_id for env in envs.values()}) == 3
     assert envs["prod"].production and envs["prod"].prevent_destroy
-    assert not envs["dev"].prevent_destroy
-    assert all(env.source == f"environments/{name}.toml" for name, env in envs.items())
+    assert not envs["dev"].prevent_destroy and not envs["staging"].production
+    assert len({envs[name].account_id for name in ("dev", "staging", "prod")}) == 3
 
 
 # --- names that collide across environments ---------------------------------------------------
@@ -547,7 +560,7 @@ def run_main_function(env_dir: Path, out_dir: Path, only: str | None = None) -> 
     probe = (
         "import sys, main\n"
         "status = main.main()\n"
-        "slow = sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktf_cdktf_provider_aws', 'jsii', 'modules'))\n"
+        "slow = sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktf_cdktf_provider_aws', 'jsii', 'constructs'))\n"
         "print(status, slow)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PLATFORM_ONLY"}
@@ -560,7 +573,7 @@ def run_main_function(env_dir: Path, out_dir: Path, only: str | None = None) -> 
 def copy_real_environments(tmp_path: Path) -> Path:
     env_dir = tmp_path / "envs"
     env_dir.mkdir()
-    for path in (ROOT / "environments").glob("*.toml"):
+    for path in ENVIRONMENTS_DIR.glob("*.toml"):
         (env_dir / path.name).write_bytes(path.read_bytes())
     return env_dir
 
@@ -604,7 +617,7 @@ def test_main_with_only_naming_a_missing_environment(tmp_path: Path, out_dir: Pa
     before = snapshot(out_dir)
     result = run_main(env_dir, out_dir, only="nosuch")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.splitlines() == ["envs/nosuch.toml: (file): no such environment; have dev, prod, staging"]
+    assert result.stderr.splitlines() == [f"envs/nosuch.toml: (file): no such environment; have {', '.join(sorted(ENV_NAMES))}"]
     assert snapshot(out_dir) == before
 
 
@@ -651,5 +664,5 @@ def test_platform_only_ignores_spaces_around_names(tmp_path: Path, out_dir: Path
     before = snapshot(out_dir)
     result = run_main_function(copy_real_environments(tmp_path), out_dir, only=only)
     assert result.stdout.strip() == "2 []", result.stderr
-    assert result.stderr.splitlines() == ["envs/nosuch.toml: (file): no such environment; have dev, prod, staging"]
+    assert result.stderr.splitlines() == [f"envs/nosuch.toml: (file): no such environment; have {', '.join(sorted(ENV_NAMES))}"]
     assert snapshot(out_dir) == before

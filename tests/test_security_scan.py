@@ -7,12 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
-from scripts import security_scan
+from tests.support import ALL_STACKS, ENV_NAMES
+from tooling import checkov_gate as security_scan
 
 
 def test_every_stack_is_scanned_and_clean(synth_out: Path, capsys):
     stacks, scanned, failed = security_scan.run_checkov(synth_out / "stacks")
-    assert len(stacks) == 6
+    assert stacks == sorted(ALL_STACKS)
     for stack in stacks:
         types = {resource.split(".")[0] for resource in scanned[stack]}
         expected = {"aws_s3_bucket", "aws_kms_key"} | (set() if stack.endswith("-bootstrap") else {"aws_cloudtrail"})
@@ -22,13 +23,15 @@ def test_every_stack_is_scanned_and_clean(synth_out: Path, capsys):
     assert problems == []
     assert accepted == len(failed)
     assert security_scan.main([str(synth_out / "stacks")]) == 0
-    assert "dev " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert all(f"{stack} " in printed for stack in ALL_STACKS), printed
 
 
 def test_a_public_bucket_fails_the_scan(synth_out: Path, tmp_path: Path):
     stacks = tmp_path / "stacks"
-    shutil.copytree(synth_out / "stacks" / "dev", stacks / "dev")
-    path = stacks / "dev" / "cdk.tf.json"
+    name = ENV_NAMES[0]
+    shutil.copytree(synth_out / "stacks" / name, stacks / name)
+    path = stacks / name / "cdk.tf.json"
     config = json.loads(path.read_text())
     for block in config["resource"]["aws_s3_bucket_public_access_block"].values():
         block["block_public_acls"] = False

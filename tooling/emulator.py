@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tooling.terraform import copy_stack, terraform
+
 HOST = "127.0.0.1"
 # Services the stacks use; each is sent to the emulator.
 SERVICES = ("athena", "cloudtrail", "cloudwatch", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
@@ -43,7 +45,7 @@ class Emulator:
     endpoint: str
     account_id: str
 
-    def boto3_client(self, service: str, region: str):  # noqa: ANN201 - boto3 is a test dependency
+    def boto3_client(self, service: str, region: str):
         import boto3  # noqa: PLC0415 - only tests and the demo need it
 
         return boto3.client(service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id="test",
@@ -61,9 +63,8 @@ def _wait_until_up(endpoint: str, process: subprocess.Popen, timeout: float = 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with status {process.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                return
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+            return
         time.sleep(0.2)
     raise RuntimeError(f"moto_server did not answer on {endpoint} within {timeout:.0f} s")
 
@@ -100,7 +101,7 @@ def write_override(stack_copy: Path, emulator: Emulator) -> Path:
             "access_key": "test", "secret_key": "test",
             "skip_credentials_validation": True, "skip_metadata_api_check": True,
             "s3_use_path_style": True,
-            "endpoints": [{service: emulator.endpoint for service in SERVICES}],
+            "endpoints": [dict.fromkeys(SERVICES, emulator.endpoint)],
         }]},
     }
     path = stack_copy / OVERRIDE_FILE
@@ -116,7 +117,7 @@ def target_args(stack_json: dict) -> list[str]:
             for name in by_name if rtype not in UNSUPPORTED_BY_EMULATOR]
 
 
-def empty_bucket(s3, bucket: str) -> int:  # noqa: ANN001 - a boto3 S3 client
+def empty_bucket(s3, bucket: str) -> int:
     """Delete every object version and delete marker; return how many were deleted."""
     deleted = 0
     paginator = s3.get_paginator("list_object_versions")
@@ -134,7 +135,7 @@ def empty_bucket(s3, bucket: str) -> int:  # noqa: ANN001 - a boto3 S3 client
 
 
 @contextlib.contextmanager
-def bucket_policy_lifted(s3, bucket: str) -> Iterator[None]:  # noqa: ANN001 - a boto3 S3 client
+def bucket_policy_lifted(s3, bucket: str) -> Iterator[None]:
     """Take the bucket policy off for the duration of the block, then put the same text back.
 
     An emulator workaround, not a product setting: moto applies bucket policies to object requests
@@ -161,7 +162,7 @@ def bucket_policy_lifted(s3, bucket: str) -> Iterator[None]:  # noqa: ANN001 - a
             s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
 
-def empty_versioned_bucket(s3, bucket: str) -> int:  # noqa: ANN001 - a boto3 S3 client
+def empty_versioned_bucket(s3, bucket: str) -> int:
     """`empty_bucket` with the bucket policy lifted: moto would refuse DeleteObjects under the
     stacks' conditional denies (see `bucket_policy_lifted`)."""
     with bucket_policy_lifted(s3, bucket):
@@ -174,8 +175,6 @@ def stack_json(stack_copy: Path) -> dict:
 
 def stack_outputs(stack_copy: Path, tf_env: dict[str, str]) -> dict:
     """The copy's Terraform outputs: {name: value}."""
-    from scripts.terraform_cli import terraform  # noqa: PLC0415 - keeps `import emulator` working alone
-
     result = terraform(["output", "-json"], stack_copy, tf_env)
     return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
@@ -183,8 +182,6 @@ def stack_outputs(stack_copy: Path, tf_env: dict[str, str]) -> dict:
 def deploy_stack(stack_dir: Path, stack_copy: Path, emulator: Emulator, tf_env: dict[str, str]) -> dict:
     """Copy a synthesized stack to `stack_copy`, point it at the emulator, `terraform init` and
     `apply` it; return its outputs. Raises with Terraform's output when a command fails."""
-    from scripts.terraform_cli import copy_stack, terraform  # noqa: PLC0415
-
     copy_stack(stack_dir, stack_copy)
     write_override(stack_copy, emulator)
     terraform(["init", "-input=false"], stack_copy, tf_env)
@@ -196,8 +193,6 @@ def destroy_stack(stack_copy: Path, tf_env: dict[str, str]) -> list[str]:
     """`terraform destroy` a deployed copy. Resources of UNDELETABLE_BY_EMULATOR are first dropped
     from its state (`terraform state rm`); returns their addresses. Versioned buckets must have
     been emptied (`empty_versioned_bucket`): the stacks never force-destroy a bucket."""
-    from scripts.terraform_cli import terraform  # noqa: PLC0415
-
     listed = terraform(["state", "list"], stack_copy, tf_env).stdout.split()
     dropped = [address for address in listed if address.split(".")[0] in UNDELETABLE_BY_EMULATOR]
     if dropped:

@@ -1,0 +1,30 @@
+"""What the tests share: the environments under test and the repository root.
+
+The environments are the folder `main.py` reads (`PLATFORM_ENVIRONMENTS`, default `environments/`),
+so every test follows the environment files: a new file is tested like the others, and no test
+but those about one file's own content names a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from environments.config import Environment, load_environments
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = Path(os.environ.get("PLATFORM_ENVIRONMENTS", ROOT / "environments"))
+ENVIRONMENTS = load_environments(ENVIRONMENTS_DIR)
+ENV_NAMES = [env.name for env in ENVIRONMENTS]
+ALL_STACKS = [stack for env in ENVIRONMENTS for stack in (env.name, env.bootstrap_stack)]
+
+
+def environment(name: str) -> Environment:
+    return next(env for env in ENVIRONMENTS if env.name == name)
+
+
+def first_environment(production: bool) -> Environment:
+    """The first environment (by file name) that is, or is not, production."""
+    found = [env for env in ENVIRONMENTS if env.production is production]
+    assert found, f"{ENVIRONMENTS_DIR}: the tests need at least one environment with production = {str(production).lower()}"
+    return found[0]
