@@ -19,6 +19,7 @@ from modules.aws import athena_named_query, athena_workgroup, glue_catalog_datab
 from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
 from modules.policy import Grantee
+from modules.rendering import multiline
 from modules.secure_bucket import SecureBucket
 
 TABLE_FILE = Path(__file__).parent / "data" / "cloudtrail_table.toml"
@@ -91,7 +92,8 @@ class Analytics(Construct):
         self.table = self._cloudtrail_table(projection_start, projected_regions)
         for name, description, sql in named_queries():
             athena_named_query.AthenaNamedQuery(self, f"query-{name}", name=name, description=description,
-                                                database=self.database.name, workgroup=self.resource.id, query=sql)
+                                                database=self.database.name, workgroup=self.resource.id,
+                                                query=multiline(self, sql))
 
     def _cloudtrail_table(self, projection_start: str,
                           projected_regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:

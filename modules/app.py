@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from cdktf import App, Aspects
+from cdktf import App, Aspects, TerraformStack
 
 from environments.config import Environment
 from modules.guardrails import RulePack
 from modules.stacks import BootstrapStack, PlatformStack
+from modules.terraform_settings import PROVIDER_LOCK_FILE
 
 
 def build_app(envs: Sequence[Environment], outdir: Path | None = None) -> App:
@@ -22,4 +24,10 @@ def build_app(envs: Sequence[Environment], outdir: Path | None = None) -> App:
 
 
 def synthesize(envs: Sequence[Environment], outdir: Path) -> None:
-    build_app(envs, outdir).synth()
+    """Synthesize every stack into `outdir`/stacks/<stack>/, each with the provider lock file, so
+    that `terraform init` there installs the release the tests ran against."""
+    app = build_app(envs, outdir)
+    app.synth()
+    for stack in app.node.children:
+        if isinstance(stack, TerraformStack):
+            shutil.copyfile(PROVIDER_LOCK_FILE, outdir / "stacks" / stack.node.id / PROVIDER_LOCK_FILE.name)

@@ -3,7 +3,10 @@ S3 data events for the buckets it is told to watch, and delivery into CloudWatch
 
 CreateTrail checks that the bucket policy and the key policy already admit CloudTrail, while both
 policies must name the trail. The trail's ARN is therefore built from its known parts rather than
-taken from the trail resource, and the trail depends on both policies explicitly.
+taken from the trail resource, and the trail refers to the bucket through its bucket policy, to
+the key (whose policy is part of it), and to its CloudWatch Logs role through the role's
+permissions: references order the creation without `depends_on`, which cdktf's HCL output
+renders in a deprecated quoted form.
 """
 
 from __future__ import annotations
@@ -82,21 +85,20 @@ class AuditTrail(Construct):
         self.resource = cloudtrail.Cloudtrail(
             self, "trail",
             name=name,
-            s3_bucket_name=bucket.resource.id,
+            s3_bucket_name=bucket.bucket_policy.bucket,
             kms_key_id=key.arn,
             is_multi_region_trail=True,
             include_global_service_events=True,
             enable_log_file_validation=True,
             enable_logging=True,
             cloud_watch_logs_group_arn=f"{self.log_group.arn}:*",
-            cloud_watch_logs_role_arn=self.logs_role.arn,
+            cloud_watch_logs_role_arn=context.arn("iam", f"role/{self.logs_role.policy.role}"),
             event_selector=[cloudtrail.CloudtrailEventSelector(
                 read_write_type="All",
                 include_management_events=True,
                 data_resource=[cloudtrail.CloudtrailEventSelectorDataResource(
                     type="AWS::S3::Object", values=[f"{watched.arn}/" for watched in watched_buckets])],
             )] if watched_buckets else None,
-            depends_on=[bucket.bucket_policy, key.resource, self.logs_role.policy],
         )
 
     def grant_read(self, grantee: Grantee) -> None:

@@ -10,10 +10,12 @@ format an ARN themselves.
 from __future__ import annotations
 
 import dataclasses
-
-from constructs import IConstruct
+from typing import TYPE_CHECKING
 
 from modules import naming
+
+if TYPE_CHECKING:  # the context itself is plain data: no jsii runtime to load
+    from constructs import IConstruct
 
 # Services whose ARNs have no region (IAM) or neither region nor account (S3 buckets).
 _GLOBAL_ARNS = {"iam": ("", None), "s3": ("", "")}

@@ -18,6 +18,7 @@ from modules.aws import cloudwatch_log_metric_filter as metric_filter
 from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
 from modules.policy import PolicyDocument, Statement
+from modules.rendering import with_references
 
 NAMESPACE = "SecurityAudit"
 
@@ -71,8 +72,8 @@ class Monitoring(Construct):
                 alarm_actions=[self.arn],
             )
         # KMS publishes usage per account, not per key: count this key's calls from the trail.
-        self._metric_filter("DataKeyApiCalls",
-                            f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{watched_key.arn}") }}')
+        self._metric_filter("DataKeyApiCalls", with_references(
+            '{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "%s") }', watched_key.arn))
 
     def _metric_filter(self, name: str, pattern: str) -> None:
         metric_filter.CloudwatchLogMetricFilter(

@@ -16,7 +16,9 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-from constructs import Construct
+import jsii
+from cdktf import Aspects, IAspect
+from constructs import Construct, IConstruct
 
 from modules.aws import data_aws_iam_policy_document as doc
 
@@ -72,6 +74,19 @@ class Statement:
         )
 
 
+@jsii.implements(IAspect)
+class _RenderStatements:
+    """Hands a document's statements to its data source once, at synth, after every grant: one
+    call into the jsii runtime per document instead of one per statement added."""
+
+    def __init__(self, document: PolicyDocument) -> None:
+        self._document = document
+
+    def visit(self, node: IConstruct) -> None:
+        if node is self._document:
+            node.render()
+
+
 class PolicyDocument(Construct):
     """A policy document that grows as statements are added; `json` is its rendered text."""
 
@@ -79,16 +94,18 @@ class PolicyDocument(Construct):
         super().__init__(scope, id)
         self._statements: list[Statement] = []
         self._data = doc.DataAwsIamPolicyDocument(self, "document")
+        Aspects.of(self).add(_RenderStatements(self))
         for statement in statements:
             self.add(statement)
 
     def add(self, statement: Statement) -> None:
         """Add a statement; adding an identical one again is a no-op (two grants may ask for the
         same permission). Two different statements under one Sid fail the synth (rule UniqueSids)."""
-        if statement in self._statements:
-            return
-        self._statements.append(statement)
-        # The block list is replaced whole, so the data source always holds every statement.
+        if statement not in self._statements:
+            self._statements.append(statement)
+
+    def render(self) -> None:
+        """Give the data source every statement (the block list is replaced whole; running again changes nothing)."""
         self._data.put_statement([s.to_struct() for s in self._statements])
 
     def replace(self, statement: Statement) -> None:

@@ -137,11 +137,11 @@ class SecureBucket(Construct):
                       principals={"*": ["*"]},
                       conditions={"StringEquals": {encryption: ["aws:kms"]}, "Null": {key_id: ["true"]}}),
         ])
-        # Changing the policy and the public access block at once makes S3 answer OperationAborted.
+        # Changing the policy and the public access block at once makes S3 answer OperationAborted:
+        # naming the bucket through the access block orders them (a reference, not depends_on,
+        # which cdktf's HCL output renders in a deprecated quoted form).
         self.bucket_policy = s3_bucket_policy.S3BucketPolicy(
-            self, "bucket-policy", bucket=bucket_id, policy=self.policy.json,
-            depends_on=[self.public_access_block],
-        )
+            self, "bucket-policy", bucket=self.public_access_block.bucket, policy=self.policy.json)
 
     @staticmethod
     def _lifecycle_rule(rule: LifecycleRule, abort_days: int | None) -> lifecycle.S3BucketLifecycleConfigurationRule:

@@ -19,16 +19,15 @@ from modules.context import AwsContext
 from modules.encryption_key import ENCRYPT_DECRYPT_ACTIONS, EncryptionKey
 from modules.monitoring import Monitoring
 from modules.policy import Statement
+from modules.rendering import renders_hcl
 from modules.secure_bucket import LifecycleRule, SecureBucket, Transition
-
-# The provider bindings are built from hashicorp/aws 6.x; every attribute used also exists in
-# 5.100 (terraform validate proves it against that release), so both majors are admitted.
-AWS_PROVIDER_VERSION = ">= 5.100, < 7.0"
-# S3 native state locking (`use_lockfile`) arrived in Terraform 1.10.
-TERRAFORM_VERSION = ">= 1.10"
-# Where each bootstrap stack keeps its local state, relative to its synthesized folder
-# (cdktf.out/stacks/<stack>/): `.bootstrap-state/` at the repository root, git-ignored.
-BOOTSTRAP_STATE_DIR = "../../../.bootstrap-state"
+from modules.terraform_settings import (
+    AWS_PROVIDER_VERSION,
+    BOOTSTRAP_STATE_DIR,
+    EXPORTED_BOOTSTRAP_STATE,
+    TERRAFORM_VERSION,
+    s3_backend,
+)
 
 
 class EnvironmentStack(TerraformStack):
@@ -49,8 +48,12 @@ class EnvironmentStack(TerraformStack):
             self, "aws", region=region, allowed_account_ids=[env.account_id],
             default_tags=[provider.AwsProviderDefaultTags(tags=env.all_tags)],
         )
-        self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
-        self.add_override("terraform.required_version", TERRAFORM_VERSION)
+        # The bindings write "aws" and their own release: name the provider in full for readers of
+        # the exported HCL, and admit the releases the lock file and the tests cover.
+        self.add_override("terraform.required_providers.aws", {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSION})
+        self.renders_hcl = renders_hcl(self)
+        if not self.renders_hcl:  # cdktf's HCL output cannot render it: the export writes versions.tf
+            self.add_override("terraform.required_version", TERRAFORM_VERSION)
 
     def key(self, id: str, alias: str, description: str) -> EncryptionKey:
         """A KMS key with the environment's administrators, deletion window and protection."""
@@ -70,7 +73,7 @@ class BootstrapStack(EnvironmentStack):
 
     def __init__(self, scope: Construct, env: Environment) -> None:
         super().__init__(scope, env.bootstrap_stack, env, env.state.region)
-        LocalBackend(self, path=f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
+        LocalBackend(self, path=EXPORTED_BOOTSTRAP_STATE if self.renders_hcl else f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
         key = self.key("state-key", env.names.state_key_alias, f"Encrypts the Terraform state of environment {env.name}")
         bucket = SecureBucket(
             self, "state-bucket", name=env.state.bucket, key=key, prevent_destroy=env.prevent_destroy,
@@ -89,11 +92,12 @@ class PlatformStack(EnvironmentStack):
     def __init__(self, scope: Construct, env: Environment) -> None:
         super().__init__(scope, env.name, env, env.region)
         names, retention = env.names, env.retention
-        backend = S3Backend(
-            self, bucket=env.state.bucket, key=env.state.key, region=env.state.region, encrypt=True,
-            kms_key_id=self.context.in_region(env.state.region).arn("kms", names.state_key_alias),
-        )
-        backend.add_override("use_lockfile", True)
+        settings = s3_backend(env)
+        backend = S3Backend(self, **{k: v for k, v in settings.items() if k != "use_lockfile"})
+        backend.add_override("use_lockfile", settings["use_lockfile"])  # S3Backend has no argument for it yet
+        if self.renders_hcl:  # the export keeps them in backend.hcl: a partial configuration
+            for key in settings:
+                backend.add_override(key, None)
 
         data_key = self.key("data-key", names.key_alias,
                             "Encrypts the data, the CloudTrail logs and the Athena query results")

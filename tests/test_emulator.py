@@ -448,7 +448,7 @@ def test_metric_filters_have_the_exact_patterns(dev: Deployment) -> None:
     for alarm in ALARMS:
         assert filters[alarm["name"]]["filterPattern"] == alarm["pattern"], alarm["name"]
     usage = filters["DataKeyApiCalls"]["filterPattern"]
-    assert '"kms.amazonaws.com"' in usage and f'"{dev.outputs["data_key_arn"]}"' in usage, usage
+    assert usage == f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{dev.outputs["data_key_arn"]}") }}', usage
     for name, metric_filter in filters.items():
         transformations = metric_filter["metricTransformations"]
         assert [(t["metricName"], t["metricValue"]) for t in transformations] == [(name, "1")], name

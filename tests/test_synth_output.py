@@ -6,6 +6,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.terraform_settings import PROVIDER_LOCK_FILE
 from tests.support import ALL_STACKS, ROOT, first_environment
 from tooling.terraform import copy_stack, find_mirror, terraform
 
@@ -33,7 +35,9 @@ def test_the_provider_mirror_is_used_when_present():
 @pytest.mark.parametrize("stack", ALL_STACKS)
 def test_stack_is_valid_terraform(stack: str, synth_out: Path, tf_env: dict[str, str], tmp_path: Path):
     work = copy_stack(synth_out / "stacks" / stack, tmp_path / stack)
-    terraform(["init", "-backend=false"], work, tf_env)
+    lock = (work / ".terraform.lock.hcl").read_text()
+    terraform(["init", "-backend=false", "-lockfile=readonly"], work, tf_env)  # the lock file pins the release
+    assert (work / ".terraform.lock.hcl").read_text() == lock
     result = terraform(["validate", "-json"], work, tf_env, check=False)
     report = json.loads(result.stdout)
     assert report["valid"] is True, report["diagnostics"]
@@ -79,3 +83,13 @@ def test_cdktf_cli_synth_matches_main(synth_out: Path, tmp_path: Path):
     for stack in ALL_STACKS:
         assert (out / "stacks" / stack / "cdk.tf.json").read_bytes() == \
             (synth_out / "stacks" / stack / "cdk.tf.json").read_bytes(), stack
+
+
+def test_the_provider_lock_pins_the_tested_release(synth_out: Path):
+    lock = PROVIDER_LOCK_FILE.read_text()
+    block = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', lock, re.S)
+    assert block, lock
+    assert re.search(r'\n  version\s+= "5\.100\.0"\n', block.group(1)), block.group(1)
+    assert re.search(r'"h1:[A-Za-z0-9+/=]+"', block.group(1))
+    for stack in ALL_STACKS:  # written beside every synthesized stack, so `terraform init` there is pinned
+        assert (synth_out / "stacks" / stack / ".terraform.lock.hcl").read_text() == lock, stack

@@ -61,8 +61,9 @@ def terraform(args: list[str], cwd: Path, env: dict[str, str], check: bool = Tru
 
 
 def copy_stack(stack_dir: Path, destination: Path) -> Path:
-    """A working copy of a synthesized stack (its JSON only, never .terraform or state)."""
+    """A working copy of a synthesized stack: its configuration and provider lock file, never
+    .terraform or state."""
     destination.mkdir(parents=True, exist_ok=True)
-    for item in stack_dir.glob("*.tf.json"):
+    for item in [*stack_dir.glob("*.tf.json"), *stack_dir.glob("*.tf"), *stack_dir.glob(".terraform.lock.hcl")]:
         shutil.copy2(item, destination / item.name)
     return destination
