@@ -8,10 +8,12 @@ export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
 export PIPENV_YES := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Neither Terraform nor the cdktf CLI calls home (the checkpoint service) from this project.
+export CHECKPOINT_DISABLE := 1
 # Pipfile names its package index as ${PIP_INDEX_URL}; default to pip's own.
 export PIP_INDEX_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 
-.PHONY: setup synth test test-fast lint docs scan bench demo lock clean
+.PHONY: setup synth test test-fast lint docs export cdktf up plan down verify scan bench demo lock providers-lock clean
 
 .venv/.synced: Pipfile.lock
 	@$(PIPENV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet pipenv
@@ -24,7 +26,7 @@ node_modules/.installed: package-lock.json
 
 setup: .venv/.synced node_modules/.installed
 
-synth: .venv/.synced
+synth: setup
 	$(PIPENV) run python main.py
 	@$(PIPENV) run python -m scripts.synth_report
 
@@ -37,6 +39,27 @@ test-fast: setup
 
 lint: .venv/.synced
 	$(PIPENV) run ruff check .
+
+# The pinned cdktf CLI, e.g. make cdktf ARGS="diff dev"
+cdktf: setup
+	npx --no-install cdktf $(ARGS)
+
+# An environment on the local moto emulator, the real way: bootstrap, then the stack with its S3 backend.
+up: synth
+	$(PIPENV) run python -m scripts.local_deploy up $(ENV)
+
+plan: synth
+	$(PIPENV) run python -m scripts.local_deploy plan $(ENV) $(TARGET)
+
+down: .venv/.synced
+	$(PIPENV) run python -m scripts.local_deploy down $(ENV)
+
+# Plans default to the emulator; verify defaults to real AWS (TARGET=emulator after make up).
+verify: .venv/.synced
+	$(PIPENV) run python -m scripts.verify $(ENV) $(TARGET)
+
+export: .venv/.synced
+	$(PIPENV) run python -m scripts.export $(ENV)
 
 docs: .venv/.synced
 	$(PIPENV) run python -m scripts.update_readme
@@ -53,5 +76,10 @@ demo: setup
 lock:
 	$(PIPENV) lock
 
+# Rewrites .terraform.lock.hcl for the provider release in the constraint: from a filesystem
+# mirror when the machine has one (TF_PROVIDER_MIRROR, or found), else from the registry.
+providers-lock: .venv/.synced
+	$(PIPENV) run python -m scripts.providers_lock
+
 clean:
-	rm -rf cdktf.out .cdktf.out.* .pytest_cache
+	rm -rf cdktf.out .cdktf.out.* .pytest_cache dist

@@ -354,18 +354,28 @@ def load_environments(directory: Path, only: list[str] | None = None) -> list[En
     return [env for env in envs if not only or env.name in only]
 
 
+def settings(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(key, value) of every setting of an environment (or a section), as its file would spell them."""
+    for field, kind in _keys(type(value)):
+        item = getattr(value, field.name)
+        if dataclasses.is_dataclass(kind):
+            yield from settings(item, f"{prefix}{field.name}.")
+        else:
+            yield f"{prefix}{field.name}", item
+
+
 # --- documentation ----------------------------------------------------------------------------
 
 
-def _toml_literal(value: Any) -> str:
+def toml_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(map(_toml_literal, value)) + "]"
+        return "[" + ", ".join(map(toml_literal, value)) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_literal(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k} = {toml_literal(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -380,7 +390,7 @@ def _rows(cls: type, prefix: str = "") -> Iterator[str]:
         elif meta["default"] is REQUIRED:
             default = "**required**"
         else:
-            default = f"`{_toml_literal(meta['default'])}`"
+            default = f"`{toml_literal(meta['default'])}`"
         type_name = {tuple: "list"}.get(kind, kind.__name__)
         yield f"| `{prefix}{field.name}` | {type_name} | {default} | {meta['doc']} |"
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """`make demo`: the dev stack, end to end, on the moto emulator (loopback only, nothing leaves the
-machine).
+machine), the way `make up` deploys it.
 
 Synthesizes dev into a temporary folder (cdktf.out/ is left alone), starts the emulator as dev's
-account, applies the stack unchanged with the real Terraform, uploads an object without any
-encryption header, prints what the emulator reports, then empties the buckets, destroys the stack
-and stops the emulator. The emulator is stopped whatever happens, Ctrl-C included.
+account, applies the bootstrap and then the stack with its S3 backend (tooling/local_deploy.py),
+uploads an object without any encryption header, prints what the emulator reports, then empties
+the buckets, destroys both stacks and stops the emulator. The emulator is stopped whatever
+happens, Ctrl-C included.
 
 Exit status 0 on success; otherwise 1 (130 on Ctrl-C) with one line on stderr saying which step
 failed. The full output of a failed step is kept in the temporary folder, named on that line.
@@ -13,10 +14,8 @@ failed. The full output of a failed step is kept in the temporary folder, named 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,8 @@ from typing import TypeVar
 
 from environments.config import Environment, load_environments
 from tooling import emulator as moto
-from tooling.terraform import terraform_env, write_cli_config
+from tooling.local_deploy import LocalDeployment
+from tooling.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -59,19 +59,6 @@ def step(number: int, title: str, action: Callable[[], T], log: Path) -> T:
         raise StepFailed(f"step {number}/{STEPS} ({title})", first_line, log) from err
     print(f" done in {time.monotonic() - started:.1f} s", flush=True)
     return result
-
-
-def synthesize(outdir: Path) -> Path:
-    """`main.py` for dev alone, into `outdir`; the stack's folder."""
-    env = {**os.environ, "PLATFORM_ONLY": ENV_NAME, "CDKTF_OUTDIR": str(outdir)}
-    result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"main.py exited {result.returncode}: {result.stderr.strip() or result.stdout.strip()}")
-    stack = outdir / "stacks" / ENV_NAME
-    if not (stack / "cdk.tf.json").is_file():
-        raise RuntimeError(f"main.py wrote no {stack / 'cdk.tf.json'}")
-    return stack
 
 
 def upload_sample(emulator: moto.Emulator, env: Environment) -> dict:
@@ -147,32 +134,22 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def teardown(emulator: moto.Emulator, env: Environment, stack_copy: Path, tf_env: dict[str, str]) -> None:
-    s3 = emulator.boto3_client("s3", env.region)
-    for bucket in (env.data_bucket, env.trail_bucket):  # the versioned buckets
-        moto.empty_versioned_bucket(s3, bucket)
-    moto.destroy_stack(stack_copy, tf_env)
-
-
 def run(work: Path) -> None:
     env = load_environments(ROOT / "environments", [ENV_NAME])[0]
-    tf_env = terraform_env(write_cli_config(work / "terraform.rc"))
-    stack_dir = step(1, f"synthesizing {ENV_NAME}", lambda: synthesize(work / "cdktf.out"), work / "synth.log")
-    with contextlib.ExitStack() as stack:  # stops the emulator on the way out, however it is left
-        emulator = step(2, f"starting the emulator as account {env.account_id}",
-                        lambda: stack.enter_context(moto.running_emulator(env.account_id, log_path=work / "moto.log")),
-                        work / "emulator.log")
-        stack_copy = work / ENV_NAME
-        outputs = step(3, f"deploying {ENV_NAME} to {emulator.endpoint} (terraform init + apply, about a minute)",
-                       lambda: moto.deploy_stack(stack_dir, stack_copy, emulator, tf_env), work / "deploy.log")
+    stacks_dir = step(1, f"synthesizing {ENV_NAME}", lambda: synthesize(ENV_NAME, work / "cdktf.out"), work / "synth.log")
+    deployment = LocalDeployment(env, stacks_dir=stacks_dir, state_dir=work / "local" / ENV_NAME)
+    try:
+        emulator, _ = step(2, f"starting the emulator as account {env.account_id}", deployment.start, work / "emulator.log")
+        outputs = step(3, f"deploying {ENV_NAME}-bootstrap, then {ENV_NAME} with its S3 backend, to {emulator.endpoint} "
+                          "(about two minutes)", deployment.up, work / "deploy.log")
         head = step(4, "uploading a sample object without encryption headers",
                     lambda: upload_sample(emulator, env), work / "upload.log")
         rows = evidence(emulator, env, outputs, head)
         print(f"\nWhat the emulator reports for {ENV_NAME} (account {env.account_id}, {env.region}):\n")
         print(table(rows), end="\n\n", flush=True)
-        step(5, "emptying the versioned buckets and destroying the stack",
-             lambda: teardown(emulator, env, stack_copy, tf_env), work / "destroy.log")
-        step(6, "stopping the emulator", stack.close, work / "stop.log")
+        step(5, "emptying the buckets and destroying both stacks", deployment.destroy, work / "destroy.log")
+    finally:
+        step(6, "stopping the emulator", deployment.discard, work / "stop.log")
 
 
 def main() -> int:

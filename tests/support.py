@@ -7,6 +7,7 @@ but those about one file's own content names a file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -28,3 +29,10 @@ def first_environment(production: bool) -> Environment:
     found = [env for env in ENVIRONMENTS if env.production is production]
     assert found, f"{ENVIRONMENTS_DIR}: the tests need at least one environment with production = {str(production).lower()}"
     return found[0]
+
+
+def all_features(env: Environment) -> Environment:
+    """The environment with every optional setting on, so that every resource type the stacks can
+    hold is synthesized (for tests about types, such as the deploy permissions)."""
+    return dataclasses.replace(env, alarm_emails=("security@example.com",), analysts_direct_athena=True,
+                               key_admin_arns=(f"arn:{env.partition}:iam::{env.account_id}:role/KeyAdmins",))

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,39 +59,69 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _answers(endpoint: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+        return True
+    return False
+
+
 def _wait_until_up(endpoint: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with status {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+        if _answers(endpoint):
             return
         time.sleep(0.2)
     raise RuntimeError(f"moto_server did not answer on {endpoint} within {timeout:.0f} s")
 
 
-@contextlib.contextmanager
-def running_emulator(account_id: str, log_path: Path | None = None) -> Iterator[Emulator]:
-    """Start moto_server on a free loopback port as `account_id`; stop it on exit."""
+def start_emulator(account_id: str, log_path: Path | None = None, *, detached: bool = False) -> tuple[Emulator, subprocess.Popen]:
+    """Start moto_server on a free loopback port, answering as `account_id`. A detached emulator
+    outlives this process (`make up` starts it, `make down` stops it)."""
     port = free_port()
     endpoint = f"http://{HOST}:{port}"
     moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if moto is None:
         raise RuntimeError("moto_server is not installed (pipenv sync --dev installs it)")
-    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     env = {**os.environ, "MOTO_ACCOUNT_ID": account_id}
-    process = subprocess.Popen([moto, "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(log_path or os.devnull, "w") as log:  # the child keeps its own handle
+        process = subprocess.Popen([moto, "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=detached)
     try:
         _wait_until_up(endpoint, process)
-        yield Emulator(endpoint=endpoint, account_id=account_id)
+    except RuntimeError:
+        stop_emulator(process.pid)
+        raise
+    return Emulator(endpoint=endpoint, account_id=account_id), process
+
+
+def stop_emulator(pid: int) -> None:
+    """Stop a moto_server by process id (terminate, then kill after 10 s); a gone one is fine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                    return
+            os.kill(pid, 0)  # ProcessLookupError once it is gone
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+
+
+def emulator_answers(emulator: Emulator) -> bool:
+    return _answers(emulator.endpoint)
+
+
+@contextlib.contextmanager
+def running_emulator(account_id: str, log_path: Path | None = None) -> Iterator[Emulator]:
+    """Start moto_server on a free loopback port as `account_id`; stop it on exit."""
+    emulator, process = start_emulator(account_id, log_path)
+    try:
+        yield emulator
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if log_path:
-            log.close()
+        stop_emulator(process.pid)
 
 
 def write_override(stack_copy: Path, emulator: Emulator) -> Path:

@@ -1,0 +1,94 @@
+"""The IAM permissions of the principal that runs Terraform, derived from what a stack holds.
+
+`data/deploy_permissions.toml` says, per Terraform type (`resource.aws_s3_bucket`,
+`data.aws_iam_policy_document`, `provider.aws`, `backend.s3`, ...), which actions the AWS provider
+calls for it and which of the environment's resources they act on (a scope). `deploy_policy`
+turns the types of one or more synthesized stacks into a policy document, one statement per
+scope, with the scopes resolved to this environment's ARNs: what the ops README lists and what a
+deploying role is granted. Imports nothing of cdktf.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from environments.config import Environment
+from modules.context import AwsContext
+
+PERMISSIONS_FILE = Path(__file__).parent / "data" / "deploy_permissions.toml"
+# Statement ids by scope, in the order the policy lists them.
+SCOPE_SIDS = {
+    "*": "ActionsWithoutResources", "state": "ReadWriteState", "state_key": "UseStateKey", "buckets": "ManageBuckets",
+    "keys": "ManageKeys", "aliases": "ManageKeyAliases", "roles": "ManageRoles", "groups": "ManageGroups",
+    "trail": "ManageTrail", "log_group": "ManageLogGroup", "alarms": "ManageAlarms", "topic": "ManageAlarmTopic",
+    "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog",
+}
+
+
+@functools.cache
+def permissions() -> Mapping[str, list[dict[str, Any]]]:
+    """{"resource.aws_s3_bucket": [{"actions": [...], "scope": "buckets"}, ...], ...}"""
+    with PERMISSIONS_FILE.open("rb") as handle:
+        data = tomllib.load(handle)
+    return {f"{kind}.{name}": grants for kind, by_name in data.items() for name, grants in by_name.items()}
+
+
+def stack_types(stack: Mapping[str, Any]) -> set[str]:
+    """The Terraform types a synthesized stack (Terraform JSON) holds, as `permissions()` keys them."""
+    types = {f"resource.{rtype}" for rtype in stack.get("resource", {})}
+    types |= {f"data.{dtype}" for dtype in stack.get("data", {})}
+    types |= {f"provider.{name}" for name in stack.get("provider", {})}
+    types |= {f"backend.{name}" for name in stack.get("terraform", {}).get("backend", {})}
+    return types
+
+
+def scope_arns(env: Environment, scope: str) -> list[str]:
+    """The ARNs of the environment's own resources that a scope names."""
+    here, state = AwsContext(env.account_id, env.region), AwsContext(env.account_id, env.state.region)
+    names = env.names
+    buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
+    key_ids = sorted({context.arn("kms", "key/*") for context in (here, state)})
+    scopes = {
+        "*": ["*"],
+        "state": [state.arn("s3", env.state.bucket), state.arn("s3", f"{env.state.bucket}/{env.state.key}"),
+                  state.arn("s3", f"{env.state.bucket}/{env.state.key}.tflock")],
+        "state_key": [state.arn("kms", "key/*")],
+        "buckets": [here.arn("s3", bucket) for bucket in buckets],
+        "keys": key_ids,
+        "aliases": [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias),
+                    state.arn("kms", names.state_key_alias), *key_ids],
+        "roles": [here.arn("iam", f"role/{names.role}"), here.arn("iam", f"role/{names.trail_logs_role}")],
+        "groups": [here.arn("iam", f"group/{names.group}")],
+        "trail": [here.arn("cloudtrail", f"trail/{names.trail}")],
+        "log_group": [here.arn("logs", f"log-group:{names.log_group}"), here.arn("logs", f"log-group:{names.log_group}:*")],
+        "alarms": [here.arn("cloudwatch", "alarm:*")],
+        "topic": [here.arn("sns", names.alarm_topic), here.arn("sns", f"{names.alarm_topic}:*")],
+        "workgroup": [here.arn("athena", f"workgroup/{names.workgroup}")],
+        "catalog": [here.arn("glue", "catalog"), here.arn("glue", f"database/{names.database}"),
+                    here.arn("glue", f"table/{names.database}/*")],
+    }
+    return scopes[scope]
+
+
+def deploy_policy(env: Environment, types: Iterable[str]) -> dict[str, Any]:
+    """An IAM policy document granting what Terraform needs to manage stacks holding `types`.
+    KeyError names a type that data/deploy_permissions.toml does not cover."""
+    actions: dict[str, set[str]] = {}
+    for type_name in sorted(types):
+        for grant in permissions()[type_name]:
+            actions.setdefault(grant["scope"], set()).update(grant["actions"])
+    statements = [{"Sid": SCOPE_SIDS[scope], "Effect": "Allow", "Action": _without_covered(actions[scope]),
+                   "Resource": scope_arns(env, scope)}
+                  for scope in SCOPE_SIDS if actions.get(scope)]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _without_covered(actions: set[str]) -> list[str]:
+    """The actions, sorted, without those a wildcard among them already grants (s3:GetBucket*)."""
+    wildcards = [a for a in actions if "*" in a]
+    return sorted(a for a in actions if a in wildcards or not any(fnmatch.fnmatchcase(a, w) for w in wildcards))

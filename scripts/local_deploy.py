@@ -1,0 +1,62 @@
+"""`make up`, `make plan`, `make down`: an environment on the local moto emulator, the real way
+(see tooling/local_deploy.py).
+
+Usage: python -m scripts.local_deploy up|plan|down ENV [emulator|aws]
+Exit status 2 on bad input, 1 when a step fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from environments.config import ConfigError, load_environments
+from tooling.local_deploy import EMULATOR_LIMITS, LocalDeployment
+
+ROOT = Path(__file__).resolve().parent.parent
+USAGE = "usage: make up|plan|down ENV=<env> [TARGET=emulator|aws]"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (2, 3) or argv[0] not in ("up", "plan", "down"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    command, name, target = argv[0], argv[1], (argv[2:] or ["emulator"])[0]
+    try:
+        env = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", ROOT / "environments")), [name])[0]
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 2
+    if target not in ("emulator", "aws"):
+        print(f"TARGET: must be emulator or aws, got {target!r}", file=sys.stderr)
+        return 2
+    deployment = LocalDeployment(env)
+    try:
+        if command == "up":
+            outputs = deployment.up()
+            width = max(map(len, outputs))
+            print(f"\n{env.name} is up on the emulator ({deployment.running().endpoint}, account {env.account_id}):")
+            print("\n".join(f"  {key:<{width}}  {value}" for key, value in outputs.items()))
+            print("\nWhat the emulator does not do:\n" + "\n".join(f"  - {limit}" for limit in EMULATOR_LIMITS))
+            variables = deployment.emulator_variables(deployment.running())
+            exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+            print(f"\nTo point the cdktf CLI or the AWS CLI at it: export {exports}"
+                  f" TF_DATA_DIR={shlex.quote(str(deployment.state_dir / 'emulator' / env.name))}")
+        elif command == "plan":
+            for plan_file in deployment.plan(target):
+                print(f"{os.path.relpath(plan_file, ROOT)}: saved ({target})")
+            if target == "emulator":
+                print(f"On the emulator, {env.bootstrap_stack} plans to put back the state bucket's policy, which "
+                      "`make up` lifted (moto cannot evaluate it).")
+        else:
+            print("\n".join(deployment.down()))
+    except RuntimeError as err:
+        print(f"{command} {env.name}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+"""The deploying principal's permissions are derived from the types the stacks hold: every type
+is covered, no entry is stale, and the policy names this environment's resources."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cdktf import Testing as CdktfTesting
+
+from modules import naming
+from modules.deployer import SCOPE_SIDS, deploy_policy, permissions, scope_arns, stack_types
+from modules.stacks import BootstrapStack, PlatformStack
+from tests.support import ALL_STACKS, ENV_NAMES, ENVIRONMENTS, all_features, environment
+
+
+@pytest.fixture(scope="module")
+def every_type(synth_out: Path) -> set[str]:
+    """The types of every synthesized stack, and of each environment with every option on."""
+    types = set()
+    for stack in ALL_STACKS:
+        types |= stack_types(json.loads((synth_out / "stacks" / stack / "cdk.tf.json").read_text()))
+    for env in map(all_features, ENVIRONMENTS):
+        app = CdktfTesting.app()
+        for stack in (BootstrapStack(app, env), PlatformStack(app, env)):
+            types |= stack_types(json.loads(CdktfTesting.synth(stack)))
+    return types
+
+
+def test_every_type_the_stacks_hold_has_permissions(every_type: set[str]):
+    missing = every_type - set(permissions())
+    assert not missing, f"modules/data/deploy_permissions.toml has no entry for {sorted(missing)}"
+
+
+def test_no_entry_is_stale(every_type: set[str]):
+    stale = set(permissions()) - every_type
+    assert not stale, f"modules/data/deploy_permissions.toml lists types no stack holds: {sorted(stale)}"
+
+
+def test_every_grant_is_well_formed():
+    for type_name, grants in permissions().items():
+        for grant in grants:
+            assert grant["scope"] in SCOPE_SIDS, (type_name, grant)
+            for action in grant["actions"]:
+                assert re.fullmatch(r"[a-z0-9-]+:[A-Z][A-Za-z]*\*?", action), (type_name, action)
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_the_policy_names_this_environments_resources(name: str, synth_out: Path):
+    env = environment(name)
+    stack = json.loads((synth_out / "stacks" / name / "cdk.tf.json").read_text())
+    statements = {s["Sid"]: s for s in deploy_policy(env, stack_types(stack))["Statement"]}
+    partition = env.partition
+    assert statements["ManageBuckets"]["Resource"] == [
+        f"arn:{partition}:s3:::{bucket}" for bucket in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket)]
+    assert statements["ManageTrail"]["Resource"] == [f"arn:{partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"]
+    assert f"arn:{partition}:s3:::{env.state.bucket}/{env.state.key}" in statements["ReadWriteState"]["Resource"]
+    assert "iam:PassRole" in statements["ManageRoles"]["Action"]  # the trail passes its CloudWatch Logs role
+    for sid, statement in statements.items():
+        assert (statement["Resource"] == ["*"]) is (sid == "ActionsWithoutResources"), sid
+        assert not [a for a in statement["Action"] if a == "*" or a.endswith(":*")], sid
+    # A wildcard makes the actions it covers redundant: s3:GetBucket* covers s3:GetBucketPolicy.
+    assert "s3:GetBucket*" in statements["ManageBuckets"]["Action"]
+    assert "s3:GetBucketPolicy" not in statements["ManageBuckets"]["Action"]
+
+
+def test_scopes_follow_the_state_region():
+    env = environment(ENV_NAMES[0])
+    other_region = next(r for r in naming.partitions()[env.partition]["regions"] if r != env.region)
+    elsewhere = dataclasses.replace(env.state, region=other_region)
+    moved = dataclasses.replace(env, state=elsewhere)
+    assert scope_arns(moved, "state_key") == [f"arn:{env.partition}:kms:{elsewhere.region}:{env.account_id}:key/*"]
+    assert len(scope_arns(moved, "keys")) == 2
