@@ -13,7 +13,7 @@ export CHECKPOINT_DISABLE := 1
 # Pipfile names its package index as ${PIP_INDEX_URL}; default to pip's own.
 export PIP_INDEX_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 
-.PHONY: setup synth test test-fast lint docs export cdktf up plan down verify scan bench demo lock providers-lock clean
+.PHONY: setup synth test test-fast lint docs export cdktf up plan down apply drift diff verify scan bench demo lock providers-lock clean
 
 .venv/.synced: Pipfile.lock
 	@$(PIPENV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet pipenv
@@ -37,8 +37,9 @@ test: setup lint
 test-fast: setup
 	$(PIPENV) run python -m pytest -m "not emulator"
 
-lint: .venv/.synced
+lint: setup
 	$(PIPENV) run ruff check .
+	node scripts/lint_workflows.mjs .
 
 # The pinned cdktf CLI, e.g. make cdktf ARGS="diff dev"
 cdktf: setup
@@ -54,6 +55,17 @@ plan: synth
 down: .venv/.synced
 	$(PIPENV) run python -m scripts.local_deploy down $(ENV)
 
+# Against real AWS, for the workflows: apply the environment stack; plan for drift (drift.md).
+apply: synth
+	$(PIPENV) run python -m scripts.local_deploy apply $(ENV) $(TARGET)
+
+drift: synth
+	$(PIPENV) run python -m scripts.local_deploy drift $(ENV) $(TARGET)
+
+# What the working tree changes in the generated Terraform, as Markdown (BASE: default the merge base with main).
+diff: setup
+	@$(PIPENV) run python -m scripts.diff $(BASE)
+
 # Plans default to the emulator; verify defaults to real AWS (TARGET=emulator after make up).
 verify: .venv/.synced
 	$(PIPENV) run python -m scripts.verify $(ENV) $(TARGET)
@@ -65,7 +77,7 @@ docs: .venv/.synced
 	$(PIPENV) run python -m scripts.update_readme
 
 scan: synth
-	$(PIPENV) run python -m scripts.security_scan
+	$(PIPENV) run python -m scripts.security_scan $(if $(SARIF),--sarif $(SARIF))
 
 bench: .venv/.synced
 	$(PIPENV) run python -m scripts.bench

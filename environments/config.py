@@ -92,6 +92,12 @@ class Names:
     log_group: str = setting("CloudWatch Logs group that receives the trail.", "/aws/cloudtrail/s3-data-activity-trail",
                              check=naming.log_group_name_problem)
     alarm_topic: str = setting("SNS topic the alarms notify.", "security-alarms", check=naming.topic_name_problem)
+    plan_role: str = setting("Role the CI plan jobs assume (made by the bootstrap when `github.repository` is set).",
+                             check=naming.iam_name_problem("role"), derive=lambda env, v: f"{env}-terraform-plan",
+                             default_doc="`<env>-terraform-plan`")
+    apply_role: str = setting("Role the CI apply job of this environment assumes (made by the bootstrap likewise).",
+                              check=naming.iam_name_problem("role"), derive=lambda env, v: f"{env}-terraform-apply",
+                              default_doc="`<env>-terraform-apply`")
 
     @property
     def trail_logs_role(self) -> str:
@@ -132,6 +138,14 @@ class AthenaConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class GitHubConfig:
+    repository: str = setting("GitHub repository whose workflows plan and apply this environment (`<owner>/<name>`); "
+                              "empty: no CI roles.", "", check=naming.github_repository_problem)
+    oidc_provider_arn: str = setting("An existing IAM OIDC provider for GitHub in the account; empty: the bootstrap "
+                                     "creates it (one per account).", "", check=naming.github_oidc_provider_problem)
+
+
+@dataclasses.dataclass(frozen=True)
 class Environment:
     name: str = internal()
     source: str = internal()
@@ -164,6 +178,7 @@ class Environment:
     names: Names
     retention: Retention
     athena: AthenaConfig
+    github: GitHubConfig
 
     @property
     def partition(self) -> str:
@@ -191,6 +206,11 @@ class Environment:
             (("IAM role", acct), self.names.role, "names.role"),
             (("IAM role", acct), self.names.trail_logs_role, "names.trail"),
             (("IAM group", acct), self.names.group, "names.group"),
+            *([(("IAM role", acct), self.names.plan_role, "names.plan_role"),
+               (("IAM role", acct), self.names.apply_role, "names.apply_role")] if self.github.repository else []),
+            # IAM holds one OIDC provider per URL and account: only one environment may create it.
+            *([(("GitHub OIDC provider", acct), "token.actions.githubusercontent.com", "github.oidc_provider_arn")]
+              if self.github.repository and not self.github.oidc_provider_arn else []),
             (("KMS alias", acct, region), self.names.key_alias, "names.key_alias"),
             (("KMS alias", acct, region), self.names.alerting_key_alias, "names.alerting_key_alias"),
             (("KMS alias", acct, self.state.region), self.names.state_key_alias, "names.state_key_alias"),

@@ -18,7 +18,8 @@ def build_app(envs: Sequence[Environment], outdir: Path | None = None) -> App:
     # No stack traces in the output: they hold absolute paths, and two synths must be identical.
     app = App(outdir=str(outdir) if outdir else None, stack_traces=False)
     for env in envs:
-        for stack in (BootstrapStack(app, env), PlatformStack(app, env)):
+        platform = PlatformStack(app, env)
+        for stack in (BootstrapStack(app, env, deploys=platform), platform):
             Aspects.of(stack).add(RulePack(production=env.production, protected=stack.protected))
     return app
 

@@ -23,10 +23,11 @@ from modules.context import AwsContext
 PERMISSIONS_FILE = Path(__file__).parent / "data" / "deploy_permissions.toml"
 # Statement ids by scope, in the order the policy lists them.
 SCOPE_SIDS = {
-    "*": "ActionsWithoutResources", "state": "ReadWriteState", "state_key": "UseStateKey", "buckets": "ManageBuckets",
+    "*": "ActionsWithoutResources", "state": "ReadWriteState", "state_read": "ReadState", "state_lock": "LockState",
+    "state_key": "UseStateKey", "buckets": "ManageBuckets",
     "keys": "ManageKeys", "aliases": "ManageKeyAliases", "roles": "ManageRoles", "groups": "ManageGroups",
     "trail": "ManageTrail", "log_group": "ManageLogGroup", "alarms": "ManageAlarms", "topic": "ManageAlarmTopic",
-    "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog",
+    "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog", "oidc_provider": "ManageGitHubOidcProvider",
 }
 
 
@@ -53,16 +54,20 @@ def scope_arns(env: Environment, scope: str) -> list[str]:
     names = env.names
     buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
     key_ids = sorted({context.arn("kms", "key/*") for context in (here, state)})
+    state_object, lock_object = f"{env.state.bucket}/{env.state.key}", f"{env.state.bucket}/{env.state.key}.tflock"
     scopes = {
         "*": ["*"],
-        "state": [state.arn("s3", env.state.bucket), state.arn("s3", f"{env.state.bucket}/{env.state.key}"),
-                  state.arn("s3", f"{env.state.bucket}/{env.state.key}.tflock")],
+        "state": [state.arn("s3", env.state.bucket), state.arn("s3", state_object), state.arn("s3", lock_object)],
+        "state_read": [state.arn("s3", env.state.bucket), state.arn("s3", state_object)],
+        "state_lock": [state.arn("s3", lock_object)],
         "state_key": [state.arn("kms", "key/*")],
         "buckets": [here.arn("s3", bucket) for bucket in buckets],
         "keys": key_ids,
         "aliases": [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias),
                     state.arn("kms", names.state_key_alias), *key_ids],
-        "roles": [here.arn("iam", f"role/{names.role}"), here.arn("iam", f"role/{names.trail_logs_role}")],
+        "roles": [here.arn("iam", f"role/{name}") for name in (names.role, names.trail_logs_role,
+                                                              *((names.plan_role, names.apply_role) if env.github.repository else ()))],
+        "oidc_provider": [here.arn("iam", "oidc-provider/token.actions.githubusercontent.com")],
         "groups": [here.arn("iam", f"group/{names.group}")],
         "trail": [here.arn("cloudtrail", f"trail/{names.trail}")],
         "log_group": [here.arn("logs", f"log-group:{names.log_group}"), here.arn("logs", f"log-group:{names.log_group}:*")],
@@ -85,6 +90,28 @@ def deploy_policy(env: Environment, types: Iterable[str]) -> dict[str, Any]:
     statements = [{"Sid": SCOPE_SIDS[scope], "Effect": "Allow", "Action": _without_covered(actions[scope]),
                    "Resource": scope_arns(env, scope)}
                   for scope in SCOPE_SIDS if actions.get(scope)]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# What a plan needs besides reading every resource: the state, and the lock it takes meanwhile.
+PLAN_STATE_GRANTS = {"state_read": ["s3:ListBucket", "s3:GetObject"], "state_lock": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}
+READ_VERBS = ("Get", "List", "Describe")
+
+
+def plan_policy(env: Environment, types: Iterable[str]) -> dict[str, Any]:
+    """The read-only part of `deploy_policy` (Get, List, Describe), with the state readable and
+    its lock file writable: what `terraform plan` needs, and nothing that changes a resource."""
+    statements = []
+    for statement in deploy_policy(env, types)["Statement"]:
+        if statement["Sid"] == SCOPE_SIDS["state"]:
+            statements += [{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": scope_arns(env, scope)}
+                           for scope, actions in PLAN_STATE_GRANTS.items() for sid in [SCOPE_SIDS[scope]]]
+            continue
+        reads = [a for a in statement["Action"] if a.split(":", 1)[1].startswith(READ_VERBS)]
+        if statement["Sid"] == SCOPE_SIDS["state_key"]:
+            reads = statement["Action"]  # the lock file is written encrypted with the state key
+        if reads:
+            statements.append({**statement, "Sid": statement["Sid"].replace("Manage", "Read", 1), "Action": reads})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

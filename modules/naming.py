@@ -125,6 +125,10 @@ trail_name_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]", "mu
 workgroup_name_problem = pattern(r"[A-Za-z0-9._-]{1,128}", "must be 1-128 letters, digits, '.', '_' or '-'")
 glue_database_name_problem = pattern(r"[a-z0-9_]{1,255}", "must be lowercase letters, digits and '_'")
 log_group_name_problem = pattern(r"[A-Za-z0-9._/#-]{1,512}", "must be 1-512 letters, digits, '.', '_', '-', '/' or '#'")
+github_repository_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}",
+                                    "must be a GitHub repository as '<owner>/<name>'")
+github_oidc_provider_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com",
+                                       "must be the ARN of an IAM OIDC provider for token.actions.githubusercontent.com")
 topic_name_problem = pattern(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '_' or '-'")
 
 

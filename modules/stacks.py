@@ -7,7 +7,7 @@ constructs that own them, and the key and bucket policies grow accordingly.
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformDataSource, TerraformOutput, TerraformResource, TerraformStack
 from constructs import Construct
 
 from environments.config import Environment
@@ -16,7 +16,9 @@ from modules.analytics import Analytics
 from modules.audit_trail import AuditTrail
 from modules.aws import provider
 from modules.context import AwsContext
+from modules.deployer import deploy_policy, plan_policy
 from modules.encryption_key import ENCRYPT_DECRYPT_ACTIONS, EncryptionKey
+from modules.github_oidc import GitHubDeployRoles
 from modules.monitoring import Monitoring
 from modules.policy import Statement
 from modules.rendering import renders_hcl
@@ -65,13 +67,25 @@ class EnvironmentStack(TerraformStack):
         for name, value in values.items():
             TerraformOutput(self, name, value=value)
 
+    def terraform_types(self) -> set[str]:
+        """The Terraform types this stack holds, as modules/deployer.py keys them."""
+        types = {"provider.aws", f"backend.{'local' if isinstance(self, BootstrapStack) else 's3'}"}
+        for node in self.node.find_all():
+            if isinstance(node, TerraformDataSource):
+                types.add(f"data.{node.terraform_resource_type}")
+            elif isinstance(node, TerraformResource):
+                types.add(f"resource.{node.terraform_resource_type}")
+        return types
+
 
 class BootstrapStack(EnvironmentStack):
-    """The environment's state bucket and its key; its own state stays local."""
+    """The environment's state bucket and its key, and, with `github.repository`, the roles the
+    workflows assume to plan and apply `deploys` (the environment's stack); its own state stays
+    local, applied by an administrator."""
 
     protected = ("state-key/key", "state-bucket/bucket")
 
-    def __init__(self, scope: Construct, env: Environment) -> None:
+    def __init__(self, scope: Construct, env: Environment, deploys: EnvironmentStack | None = None) -> None:
         super().__init__(scope, env.bootstrap_stack, env, env.state.region)
         LocalBackend(self, path=EXPORTED_BOOTSTRAP_STATE if self.renders_hcl else f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
         key = self.key("state-key", env.names.state_key_alias, f"Encrypts the Terraform state of environment {env.name}")
@@ -81,7 +95,16 @@ class BootstrapStack(EnvironmentStack):
             lifecycle_rules=[LifecycleRule(id="expire-old-state-versions",
                                            noncurrent_expire_days=env.retention.state_noncurrent_version_days)],
         )
-        self.outputs({"state_bucket": bucket.name, "state_key_arn": key.arn})
+        outputs = {"state_bucket": bucket.name, "state_key_arn": key.arn}
+        if env.github.repository and deploys is not None:
+            types = deploys.terraform_types()
+            roles = GitHubDeployRoles(
+                self, "github", repository=env.github.repository, environment=env.name,
+                plan_role_name=env.names.plan_role, apply_role_name=env.names.apply_role,
+                plan_policy=plan_policy(env, types), apply_policy=deploy_policy(env, types),
+                provider_arn=env.github.oidc_provider_arn)
+            outputs |= {"plan_role_arn": roles.plan_role.arn, "apply_role_arn": roles.apply_role.arn}
+        self.outputs(outputs)
 
 
 class PlatformStack(EnvironmentStack):

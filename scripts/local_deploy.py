@@ -1,8 +1,10 @@
-"""`make up`, `make plan`, `make down`: an environment on the local moto emulator, the real way
-(see tooling/local_deploy.py).
+"""`make up`, `make plan`, `make down`: an environment on the local moto emulator, the real way;
+and `make apply`, `make drift` against real AWS, for the workflows (see tooling/local_deploy.py).
 
-Usage: python -m scripts.local_deploy up|plan|down ENV [emulator|aws]
-Exit status 2 on bad input, 1 when a step fails.
+Usage: python -m scripts.local_deploy up|plan|down|apply|drift ENV [emulator|aws]
+  plan   saves each stack's plan and its Markdown summary in .local/<env>/<target>/<stack>.md
+  drift  writes .local/<env>/<target>/drift.md only when the infrastructure differs from the code
+Exit status 2 on bad input, 1 when a step fails (a found drift is not a failure).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from environments.config import ConfigError, load_environments
 from tooling.local_deploy import EMULATOR_LIMITS, LocalDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
-USAGE = "usage: make up|plan|down ENV=<env> [TARGET=emulator|aws]"
+USAGE = "usage: make up|plan|down|apply|drift ENV=<env> [TARGET=emulator|aws]"
+COMMANDS = {"up": "emulator", "plan": "emulator", "down": "emulator", "apply": "aws", "drift": "aws"}  # and their default target
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3) or argv[0] not in ("up", "plan", "down"):
+    if len(argv) not in (2, 3) or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2
-    command, name, target = argv[0], argv[1], (argv[2:] or ["emulator"])[0]
+    command, name = argv[0], argv[1]
+    target = (argv[2:] or [COMMANDS[command]])[0]
     try:
         env = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", ROOT / "environments")), [name])[0]
     except ConfigError as err:
@@ -45,11 +49,20 @@ def main(argv: list[str]) -> int:
             print(f"\nTo point the cdktf CLI or the AWS CLI at it: export {exports}"
                   f" TF_DATA_DIR={shlex.quote(str(deployment.state_dir / 'emulator' / env.name))}")
         elif command == "plan":
-            for plan_file in deployment.plan(target):
-                print(f"{os.path.relpath(plan_file, ROOT)}: saved ({target})")
-            if target == "emulator":
+            plans = deployment.plan(target)
+            for plan_file, _ in plans.values():
+                print(plan_file.with_suffix(".md").read_text())
+                print(f"{os.path.relpath(plan_file, ROOT)}: saved, with its summary beside it ({target})")
+            if env.bootstrap_stack not in plans:
+                print(f"{env.bootstrap_stack}: not planned: its local state is not here (it is applied by an administrator)")
+            if target == "emulator" and env.bootstrap_stack in plans:
                 print(f"On the emulator, {env.bootstrap_stack} plans to put back the state bucket's policy, which "
                       "`make up` lifted (moto cannot evaluate it).")
+        elif command == "apply":
+            print(deployment.apply(target).read_text())
+        elif command == "drift":
+            report = deployment.drift(target)
+            print(f"drift in {env.name}: see {os.path.relpath(report, ROOT)}" if report else f"no drift in {env.name}")
         else:
             print("\n".join(deployment.down()))
     except RuntimeError as err:

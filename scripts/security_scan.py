@@ -1,6 +1,6 @@
 """`make scan`: the checkov gate over every synthesized stack (see tooling/checkov_gate.py).
 
-Usage: python -m scripts.security_scan [STACKS_DIR]   (default cdktf.out/stacks)
+Usage: python -m scripts.security_scan [--sarif PATH] [STACKS_DIR]   (default cdktf.out/stacks)
 """
 
 from __future__ import annotations

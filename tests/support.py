@@ -35,4 +35,5 @@ def all_features(env: Environment) -> Environment:
     """The environment with every optional setting on, so that every resource type the stacks can
     hold is synthesized (for tests about types, such as the deploy permissions)."""
     return dataclasses.replace(env, alarm_emails=("security@example.com",), analysts_direct_athena=True,
-                               key_admin_arns=(f"arn:{env.partition}:iam::{env.account_id}:role/KeyAdmins",))
+                               key_admin_arns=(f"arn:{env.partition}:iam::{env.account_id}:role/KeyAdmins",),
+                               github=dataclasses.replace(env.github, repository="acme/encrypted-data-platform", oidc_provider_arn=""))

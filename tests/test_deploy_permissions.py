@@ -25,7 +25,8 @@ def every_type(synth_out: Path) -> set[str]:
         types |= stack_types(json.loads((synth_out / "stacks" / stack / "cdk.tf.json").read_text()))
     for env in map(all_features, ENVIRONMENTS):
         app = CdktfTesting.app()
-        for stack in (BootstrapStack(app, env), PlatformStack(app, env)):
+        platform = PlatformStack(app, env)
+        for stack in (BootstrapStack(app, env, deploys=platform), platform):
             types |= stack_types(json.loads(CdktfTesting.synth(stack)))
     return types
 

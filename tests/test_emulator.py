@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import shutil
 import tomllib
 import urllib.request
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ import pytest
 
 from environments.config import Environment
 from tests.support import ROOT, environment, first_environment
+from tooling import plan_summary
 from tooling.emulator import (
     Emulator,
     bucket_policy_lifted,
@@ -47,6 +49,7 @@ from tooling.emulator import (
     stack_json,
     target_args,
 )
+from tooling.review import STATEFUL_TYPES, replacement_attributes
 from tooling.terraform import terraform
 
 pytestmark = pytest.mark.emulator
@@ -479,6 +482,141 @@ def test_alarm_topic_is_encrypted_with_the_alerting_key(dev: Deployment) -> None
 
 
 # --- teardown: these run last, in this order --------------------------------------------------
+
+
+# --- plans for review: real plan JSON, the summary, the replacement table --------------------
+
+
+def _plan_json(dev: Deployment, folder: Path, mutate=None, *, with_state: bool = True, destroy: bool = False) -> dict:
+    """Plan a copy of the deployed stack (its state too, unless `with_state` is false), with its
+    configuration changed by `mutate`; return `terraform show -json` of the plan."""
+    shutil.copytree(dev.workdir, folder, ignore=shutil.ignore_patterns(".terraform", *([] if with_state else ["*.tfstate*"])))
+    config = stack_json(folder)
+    if mutate:
+        mutate(config)
+        (folder / "cdk.tf.json").write_text(json.dumps(config))
+    terraform(["init", "-input=false"], folder, dev.tf_env)
+    terraform(["plan", "-input=false", "-out=tfplan", *(["-destroy"] if destroy else [])], folder, dev.tf_env)
+    return json.loads(terraform(["show", "-json", "tfplan"], folder, dev.tf_env).stdout)
+
+
+def _named(config: dict, rtype: str, prefix: str) -> dict:
+    (body,) = [b for n, b in config["resource"][rtype].items() if n.rsplit("_", 1)[0] == prefix]
+    return body
+
+
+def _document(config: dict, prefix: str) -> list:
+    (body,) = [b for n, b in config["data"]["aws_iam_policy_document"].items() if n.rsplit("_", 1)[0] == prefix]
+    return body["statement"]
+
+
+# Attributes of the replacement table that the stacks set, each changed to a value Terraform accepts.
+FORCED = {
+    ("aws_s3_bucket", "data-bucket", "bucket"): lambda v: v + "-renamed",
+    ("aws_cloudwatch_log_group", "audit-trail_log-group", "name"): lambda v: v + "-renamed",
+    ("aws_cloudtrail", "audit-trail", "name"): lambda v: v + "-renamed",
+    ("aws_athena_workgroup", "analytics_workgroup", "name"): lambda v: v + "-renamed",
+    ("aws_kms_alias", "data-key_alias", "name"): lambda v: v + "-renamed",
+    ("aws_iam_role", "access_application-role", "name"): lambda v: v + "Renamed",
+    ("aws_sns_topic", "monitoring_topic", "name"): lambda v: v + "-renamed",
+    ("aws_glue_catalog_database", "analytics_database", "name"): lambda v: v + "_renamed",
+    ("aws_kms_key", "alerting-key", "customer_master_key_spec"): lambda v: "RSA_2048",
+}
+# And some the table does not list: Terraform updates them in place.
+IN_PLACE = {
+    ("aws_kms_key", "data-key", "description"): lambda v: v + " (changed)",
+    ("aws_cloudwatch_log_group", "audit-trail_log-group", "retention_in_days"): lambda v: 731,
+    ("aws_iam_role", "access_application-role", "description"): lambda v: v + " (changed)",
+    ("aws_athena_workgroup", "analytics_workgroup", "description"): lambda v: v + " (changed)",
+}
+
+
+@pytest.fixture(scope="module")
+def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Real plans of the deployed stack: from empty, with changes in place and replacements, with a
+    widened policy and trust, and a destroy."""
+    root = tmp_path_factory.mktemp("review-plans")
+
+    def change(config: dict) -> None:
+        for table in (FORCED, IN_PLACE):
+            for (rtype, prefix, attribute), new in table.items():
+                body = _named(config, rtype, prefix)
+                body[attribute] = new(body[attribute])
+        trust = _document(config, "access_application-role_trust_document")
+        trust[0]["principals"][0]["identifiers"].append("ecs-tasks.amazonaws.com")
+
+    def widen(config: dict) -> None:  # alone: a plan reads no policy that depends on a changing resource
+        _document(config, "access_application-role_permissions_document").append(
+            {"sid": "Everything", "effect": "Allow", "actions": ["s3:*"], "resources": ["*"]})
+
+    return {"empty": _plan_json(dev, root / "empty", with_state=False), "changed": _plan_json(dev, root / "changed", change),
+            "widened": _plan_json(dev, root / "widened", widen), "destroy": _plan_json(dev, root / "destroy", destroy=True)}
+
+
+def _changes(plan: dict) -> dict[str, dict]:
+    return {c["address"]: c["change"] for c in plan["resource_changes"] if c["mode"] == "managed"}
+
+
+def test_the_replacement_table_matches_terraforms_plans(review_plans) -> None:
+    changes = _changes(review_plans["changed"])
+    table = replacement_attributes()
+    for expected_replace, entries in ((True, FORCED), (False, IN_PLACE)):
+        for rtype, prefix, attribute in entries:
+            (address,) = [a for a in changes if a.startswith(f"{rtype}.") and a.split(".", 1)[1].rsplit("_", 1)[0] == prefix]
+            replace_paths = [".".join(map(str, p)) for p in changes[address].get("replace_paths") or []]
+            assert (attribute in replace_paths) is expected_replace, (address, attribute, replace_paths)
+            assert (attribute in table[rtype]) is expected_replace, f"{rtype}.{attribute}: fix modules/data/replacement_attributes.toml"
+
+
+def test_the_summary_of_a_plan_from_empty_counts_every_resource(review_plans) -> None:
+    plan = review_plans["empty"]
+    report = plan_summary.summary("dev", plan)
+    creates = sum(1 for c in _changes(plan).values() if c["actions"] == ["create"])
+    assert creates == len(_changes(plan)) > 50
+    assert f"{creates} to add · 0 to change · 0 to replace · 0 to destroy" in report
+    # Nothing is destroyed or turned off; what a new policy grants to any principal is still said.
+    open_statements = sorted(
+        (address, statement.get("Sid")) for address, change in _changes(plan).items()
+        if isinstance((change["after"] or {}).get("policy"), str)
+        for statement in json.loads(change["after"]["policy"])["Statement"]
+        if statement["Effect"] == "Allow" and statement.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]}))
+    dangers = [line for line in report.split("\n### dev", 1)[0].splitlines() if line.startswith("- **dev**")]
+    assert sorted((d.split("`")[1], d.split("statement ", 1)[1].split(" ", 1)[0]) for d in dangers) == open_statements
+
+
+def test_the_summary_of_changes_puts_the_dangerous_ones_first(review_plans) -> None:
+    report = plan_summary.summary("dev", review_plans["changed"])
+    dangerous, rest = report.split("### Dangerous changes", 1)[1].split("\n### dev", 1)
+    bucket = [a for a in _changes(review_plans["changed"]) if a.startswith("aws_s3_bucket.data-bucket")][0]
+    assert f"`{bucket}`: replaced (forced by bucket)" in dangerous
+    assert "trust widened: statement TrustServices now trusts Service ecs-tasks.amazonaws.com" in dangerous
+    # Policies that name a resource being replaced are read at apply: the summary says so.
+    assert "`policy (known after apply)`" in rest
+    log_group_retention = [a for a in _changes(review_plans["changed"]) if a.startswith("aws_cloudwatch_log_metric_filter")]
+    assert log_group_retention, "dependent resources appear in the table too"
+    assert "| replaced | `" + bucket + "` |" in rest
+    assert "| changed | `" in rest and "`description`" in rest
+
+
+def test_the_summary_of_a_widened_policy(review_plans) -> None:
+    plan = review_plans["widened"]
+    report = plan_summary.summary("dev", plan)
+    assert "0 to add · 1 to change · 0 to replace · 0 to destroy" in report
+    dangerous = report.split("### Dangerous changes", 1)[1].split("\n### ", 1)[0]
+    permissions = [a for a in _changes(plan) if a.startswith("aws_iam_role_policy.access_application-role")][0]
+    assert dangerous.strip() == f"- **dev** `{permissions}`: statement Everything now allows s3:*"
+    assert "- statement Everything added (Allow)" in report
+
+
+def test_the_summary_of_a_destroy_lists_every_stateful_resource_as_dangerous(review_plans) -> None:
+    plan = review_plans["destroy"]
+    report = plan_summary.summary("dev", plan)
+    stateful = [a for a, c in _changes(plan).items() if a.split(".")[0] in STATEFUL_TYPES]
+    assert len(stateful) >= 6  # two keys, three buckets, the trail, the log group
+    dangerous = report.split("### Dangerous changes", 1)[1].split("\n### ", 1)[0]
+    for address in stateful:
+        assert f"`{address}`: destroyed" in dangerous
+    assert f"0 to add · 0 to change · 0 to replace · {len(_changes(plan))} to destroy" in report
 
 
 def recorded_requests(recording: Path, operation: str) -> list[dict]:

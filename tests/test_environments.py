@@ -7,6 +7,7 @@ every line starts with `envs/<file>: `.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -208,6 +209,11 @@ BAD = [
     Bad("service", config(trusted_services=["ec2"]), "trusted_services", "must be a service principal"),
     Bad("email", config(alarm_emails=["security"]), "alarm_emails", "must be an e-mail address, got 'security'"),
     Bad("tag-value-int", config(tags={"cost-center": 5}), "tags", "bad: 'cost-center'"),
+    Bad("github-repository-no-owner", config(github={"repository": "platform"}), "github.repository",
+        "must be a GitHub repository as '<owner>/<name>', got 'platform'"),
+    Bad("github-provider-not-github", config(github={"oidc_provider_arn": "arn:aws:iam::111111111111:oidc-provider/example.com"}),
+        "github.oidc_provider_arn", "must be the ARN of an IAM OIDC provider for token.actions.githubusercontent.com"),
+    Bad("plan-role-too-long", config(names={"plan_role": "p" * 65}), "names.plan_role", "must be a valid IAM role name"),
     # a trailing newline is rejected (whole-value match), and shown escaped by repr
     Bad("account-trailing-newline", config(account_id="111111111111\n"), "account_id", "must be 12 digits, got '111111111111\\n'"),
     Bad("region-trailing-newline", config(region="eu-west-1\n"), "region",
@@ -474,7 +480,9 @@ def test_same_names_in_different_accounts_are_fine(tmp_path: Path) -> None:
         "a": config(company_prefix="acme-a"),
         "b": config(company_prefix="acme-b", account_id="222222222222"),
     })
-    assert envs["a"].names == envs["b"].names
+    per_environment = {"plan_role", "apply_role"}  # named after the environment by default
+    a, b = (dataclasses.asdict(envs[n].names) for n in ("a", "b"))
+    assert {k: v for k, v in a.items() if k not in per_environment} == {k: v for k, v in b.items() if k not in per_environment}
     assert envs["a"].region == envs["b"].region
 
 
@@ -666,3 +674,31 @@ def test_platform_only_ignores_spaces_around_names(tmp_path: Path, out_dir: Path
     assert result.stdout.strip() == "2 []", result.stderr
     assert result.stderr.splitlines() == [f"envs/nosuch.toml: (file): no such environment; have {', '.join(sorted(ENV_NAMES))}"]
     assert snapshot(out_dir) == before
+
+
+# --- the CI roles -----------------------------------------------------------------------------
+
+GITHUB = {"repository": "acme/platform"}
+# A second environment in the first one's account: other IAM names, another region.
+SAME_ACCOUNT = {"company_prefix": "acme-b", "region": "eu-west-2", "names": {"role": "RoleB", "group": "GroupB", "trail": "trail-b"}}
+
+
+def test_ci_role_names_follow_the_environment(tmp_path: Path) -> None:
+    env = load(tmp_path, {"qa": config(github=GITHUB)})["qa"]
+    assert (env.names.plan_role, env.names.apply_role) == ("qa-terraform-plan", "qa-terraform-apply")
+
+
+def test_two_environments_of_one_account_cannot_both_create_the_github_provider(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"a": config(github=GITHUB), "b": config(**SAME_ACCOUNT, github=GITHUB)})
+    assert found == ["envs/b.toml: github.oidc_provider_arn: GitHub OIDC provider name 'token.actions.githubusercontent.com' "
+                     "is also used by envs/a.toml (same account 111111111111)"]
+    existing = {**GITHUB, "oidc_provider_arn": "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"}
+    assert sorted(load(tmp_path, {"a": config(github=GITHUB), "b": config(**SAME_ACCOUNT, github=existing)})) == ["a", "b"]
+
+
+def test_ci_roles_collide_within_an_account(tmp_path: Path) -> None:
+    existing = {**GITHUB, "oidc_provider_arn": "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"}
+    found = problems(tmp_path, {"a": config(github=GITHUB),
+                                "b": config(**{**SAME_ACCOUNT, "names": {**SAME_ACCOUNT["names"], "plan_role": "a-terraform-plan"}},
+                                            github=existing)})
+    assert found == ["envs/b.toml: names.plan_role: IAM role name 'a-terraform-plan' is also used by envs/a.toml (same account 111111111111)"]

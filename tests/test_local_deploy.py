@@ -123,13 +123,28 @@ def test_a_change_plans_as_exactly_that_change(deployed, tmp_path: Path):
     stacks_dir = synthesize(DEV.name, tmp_path / "out", environments_dir=environments)
     changed = LocalDeployment(DEV, stacks_dir=stacks_dir, state_dir=deployment.state_dir)
     changes = {}
-    for plan_file in changed.plan("emulator"):
+    for plan_file, _ in changed.plan("emulator").values():
+        assert plan_file.with_suffix(".md").is_file(), "each plan is saved with its summary"
         plan = changed.show(plan_file)
         changes[plan_file.stem] = sorted((c["address"].rsplit("_", 1)[0], c["change"]["actions"]) for c in plan["resource_changes"]
                                          if c["change"]["actions"] != ["no-op"])
     # The bootstrap's one change is the emulator's: `up` lifted the state bucket's policy (EMULATOR_LIMITS).
     assert changes == {DEV.bootstrap_stack: [("aws_s3_bucket_policy.state-bucket_bucket-policy", ["create"])],
                        DEV.name: [("aws_iam_group_policy.access_analysts-group_policy", ["update"])]}
+
+
+def test_drift_is_reported_and_an_apply_puts_it_right(deployed):
+    deployment, _, _ = deployed
+    logs = deployment.running().boto3_client("logs", DEV.region)
+    logs.put_retention_policy(logGroupName=DEV.names.log_group, retentionInDays=1)  # changed behind Terraform's back
+    report = deployment.drift("emulator")
+    assert report is not None and "aws_cloudwatch_log_group.audit-trail_log-group" in report.read_text()
+    summary = deployment.apply("emulator")
+    assert "| changed | `aws_cloudwatch_log_group.audit-trail_log-group" in summary.read_text()
+    assert logs.describe_log_groups(logGroupNamePrefix=DEV.names.log_group)["logGroups"][0]["retentionInDays"] == \
+        DEV.retention.log_group_days
+    after = deployment.drift("emulator")  # the bootstrap's lifted state bucket policy is the emulator's own drift
+    assert after is None or "aws_cloudwatch_log_group" not in after.read_text()
 
 
 def test_down_destroys_stops_the_emulator_and_forgets(deployed):

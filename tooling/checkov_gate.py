@@ -83,6 +83,38 @@ def run_checkov(stacks_dir: Path) -> tuple[list[str], dict[str, set[str]], list[
     return stacks, scanned, failed
 
 
+def _allowing(finding: Finding, allowlist: list[dict]) -> list[int]:
+    """The indexes of the allowlist entries that accept a finding."""
+    return [i for i, entry in enumerate(allowlist) if entry["check"] == finding.check
+            and any(fnmatch.fnmatchcase(finding.resource, pattern) for pattern in entry["resources"])]
+
+
+def sarif(stacks_dir: Path, failed: list[Finding], allowlist: list[dict]) -> dict:
+    """The findings as SARIF 2.1.0 for code scanning: each located in its synthesized stack file,
+    the allowlisted ones marked as suppressed with the allowlist's reason."""
+    rules = {f.check: f.name for f in failed}
+    base = stacks_dir.resolve()
+    location = base.relative_to(ROOT) if base.is_relative_to(ROOT) else base
+    results = []
+    for finding in failed:
+        result = {
+            "ruleId": finding.check, "level": "error",
+            "message": {"text": f"{finding.resource}: {finding.name}"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": f"{location.as_posix()}/{finding.stack}/cdk.tf.json"}},
+                           "logicalLocations": [{"name": finding.resource, "kind": "resource"}]}],
+        }
+        allowed = _allowing(finding, allowlist)
+        if allowed:
+            result["suppressions"] = [{"kind": "external", "justification": allowlist[allowed[0]]["reason"]}]
+        results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "checkov", "informationUri": "https://www.checkov.io",
+                                      "rules": [{"id": check, "shortDescription": {"text": name}} for check, name in sorted(rules.items())]}},
+                  "results": results}],
+    }
+
+
 def evaluate(stacks: list[str], scanned: dict[str, set[str]], failed: list[Finding],
              allowlist: list[dict]) -> tuple[list[str], int]:
     """(problems, findings allowlisted). Problems: unscanned stacks, findings not allowlisted,
@@ -98,8 +130,7 @@ def evaluate(stacks: list[str], scanned: dict[str, set[str]], failed: list[Findi
             problems.append(f"{stack}: checkov scanned {len(scanned.get(stack, ()))} resources and none of type {', '.join(missing)}")
     used = set()
     for finding in failed:
-        allowed = [i for i, entry in enumerate(allowlist) if entry["check"] == finding.check
-                   and any(fnmatch.fnmatchcase(finding.resource, pattern) for pattern in entry["resources"])]
+        allowed = _allowing(finding, allowlist)
         used.update(allowed)
         accepted += bool(allowed)
         if not allowed:
@@ -111,12 +142,22 @@ def evaluate(stacks: list[str], scanned: dict[str, set[str]], failed: list[Findi
 
 
 def main(argv: list[str]) -> int:
+    """`[--sarif PATH] [STACKS_DIR]`: the gate; with --sarif, also the findings as SARIF."""
+    sarif_path = None
+    if argv[:1] == ["--sarif"]:
+        if len(argv) < 2:
+            print("--sarif needs a file path", file=sys.stderr)
+            return 2
+        sarif_path, argv = Path(argv[1]), argv[2:]
     stacks_dir = Path(argv[0]) if argv else ROOT / "cdktf.out" / "stacks"
     if not stacks_dir.is_dir():
         print(f"{stacks_dir}: no such folder (run `make synth` first)", file=sys.stderr)
         return 2
     stacks, scanned, failed = run_checkov(stacks_dir)
-    problems, accepted = evaluate(stacks, scanned, failed, load_allowlist())
+    allowlist = load_allowlist()
+    problems, accepted = evaluate(stacks, scanned, failed, allowlist)
+    if sarif_path is not None:
+        sarif_path.write_text(json.dumps(sarif(stacks_dir, failed, allowlist), indent=2) + "\n")
     for stack in stacks:
         print(f"{stack:<20} {len(scanned.get(stack, ())):>4} resources scanned")
     print(f"{len(failed)} findings, {accepted} allowlisted with a reason (security/checkov_allowlist.toml)")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from environments.config import Environment
 from tooling import emulator as moto
+from tooling.plan_summary import summary
 from tooling.terraform import terraform, terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,24 +116,43 @@ class LocalDeployment:
         result = terraform(["output", "-json"], self.stacks_dir / main, tf_env)
         return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
-    def plan(self, target: str = "emulator") -> list[Path]:
-        """Plan both stacks against the emulator (which `up` must have started) or real AWS (the
-        credentials in the environment); return the saved plan files."""
+    def _variables(self, target: str) -> dict[str, str]:
         if target == "emulator":
             emulator = self.running()
             if emulator is None:
                 raise RuntimeError(f"no emulator is running for {self.env.name}: run `make up ENV={self.env.name}` first")
-            variables = self.emulator_variables(emulator)
-        elif target == "aws":
-            variables = {}
-        else:
-            raise ValueError(f"TARGET must be emulator or aws, got {target!r}")
-        plans = []
-        for stack in self._stacks():
+            return self.emulator_variables(emulator)
+        if target == "aws":
+            return {}
+        raise ValueError(f"TARGET must be emulator or aws, got {target!r}")
+
+    def bootstrap_state_known(self, target: str) -> bool:
+        """Whether the bootstrap's local state is here: on the emulator `up` keeps it in state_dir;
+        against AWS it is `.bootstrap-state/<env>.tfstate` of whoever applied the bootstrap (a CI
+        runner has none, and would plan creating everything again)."""
+        if target == "emulator":
+            return (self.state_dir / "bootstrap.tfstate").is_file()
+        stack = json.loads((self.stacks_dir / self.env.bootstrap_stack / "cdk.tf.json").read_text())
+        return (self.stacks_dir / self.env.bootstrap_stack / stack["terraform"]["backend"]["local"]["path"]).is_file()
+
+    def plan(self, target: str = "emulator", *, detailed: bool = False) -> dict[str, tuple[Path, int]]:
+        """Plan the bootstrap (when its state is known here) and the environment against the emulator
+        (which `up` must have started) or real AWS (the credentials in the environment). Each plan is
+        saved with its Markdown summary (`<stack>.md`, tooling/plan_summary.py) beside it. Returns
+        {stack: (plan file, exit status)}: with `detailed`, 2 means the plan has changes."""
+        variables = self._variables(target)
+        stacks = [s for s in self._stacks() if s != self.env.bootstrap_stack or self.bootstrap_state_known(target)]
+        plans = {}
+        for stack in stacks:
             tf_env = self._init(stack, target, variables)
             plan_file = self.state_dir / target / f"{stack}.tfplan"
-            terraform(["plan", "-input=false", f"-out={plan_file}"], self.stacks_dir / stack, tf_env)
-            plans.append(plan_file)
+            args = ["plan", "-input=false", f"-out={plan_file}", *(["-detailed-exitcode"] if detailed else [])]
+            result = terraform(args, self.stacks_dir / stack, tf_env, check=False)
+            if result.returncode not in ((0, 2) if detailed else (0,)):
+                raise RuntimeError(f"terraform plan of {stack} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            shown = json.loads(terraform(["show", "-json", str(plan_file)], self.stacks_dir / stack, tf_env).stdout)
+            plan_file.with_suffix(".md").write_text(summary(stack, shown, f"Terraform plan: `{stack}` ({target})"))
+            plans[stack] = (plan_file, result.returncode)
         return plans
 
     def show(self, plan_file: Path, target: str = "emulator") -> dict:
@@ -140,6 +160,25 @@ class LocalDeployment:
         stack, emulator = plan_file.stem, self.running() if target == "emulator" else None
         tf_env = self._tf_env(stack, target, self.emulator_variables(emulator) if emulator else {})
         return json.loads(terraform(["show", "-json", str(plan_file)], self.stacks_dir / stack, tf_env).stdout)
+
+    def apply(self, target: str = "aws") -> Path:
+        """Plan the environment stack and apply exactly that plan (the bootstrap is applied by an
+        administrator: it creates the roles that deploy). Returns the plan's summary."""
+        plan_file, _ = self.plan(target)[self.env.name]
+        stack = self.env.name
+        terraform(["apply", "-input=false", str(plan_file)], self.stacks_dir / stack, self._tf_env(stack, target, self._variables(target)))
+        return plan_file.with_suffix(".md")
+
+    def drift(self, target: str = "aws") -> Path | None:
+        """Plan every stack whose state is known; when one would change, write `drift.md` (their
+        summaries) and return it; None when the infrastructure matches the code."""
+        report = self.state_dir / target / "drift.md"
+        report.unlink(missing_ok=True)
+        drifted = [plan_file for plan_file, status in self.plan(target, detailed=True).values() if status == 2]
+        if not drifted:
+            return None
+        report.write_text("\n".join(p.with_suffix(".md").read_text() for p in drifted))
+        return report
 
     def down(self) -> list[str]:
         """Destroy a non-production environment on the emulator; stop the emulator; discard the

@@ -1,0 +1,30 @@
+"""The environment names as a JSON list, for a CI matrix: `python3 -m scripts.environments`.
+
+Needs nothing but the standard library (the loader imports no third-party package), so a CI job
+can run it before any set-up. Exit status 2, one line per problem, on invalid environment files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from environments.config import ConfigError, load_environments
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    try:
+        envs = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", ROOT / "environments")))
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 2
+    print(json.dumps([env.name for env in envs]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
