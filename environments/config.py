@@ -167,6 +167,16 @@ class Environment:
                                    check=naming.tags_problem)
     key_admin_arns: tuple[str, ...] = setting("IAM roles or users that administer (but cannot use) the KMS keys.", (),
                                               check=naming.each(naming.principal_arn_problem))
+    break_glass_arns: tuple[str, ...] = setting(
+        "Roles (or the account root) that alone may disable or schedule deletion of the keys, and delete trail logs; "
+        "required in production.", (), check=naming.each(naming.break_glass_arn_problem))
+    deployer_arns: tuple[str, ...] = setting(
+        "The principals that run Terraform (the CI apply role joins them): with break-glass set, they and break-glass "
+        "alone may change key policies; the data bucket always admits them.", (), check=naming.each(naming.principal_arn_problem))
+    analyst_user_arns: tuple[str, ...] = setting("IAM users who may assume the application role with MFA (empty: every IAM "
+                                                 "user of the account).", (), check=naming.each(naming.user_arn_problem))
+    access_analyzer: bool = setting("An IAM Access Analyzer for the account and region (one per account and region).",
+                                    False)
     trusted_services: tuple[str, ...] = setting("AWS services that may assume the application role.",
                                                 ("ec2.amazonaws.com", "lambda.amazonaws.com"),
                                                 check=naming.each(naming.service_principal_problem))
@@ -189,6 +199,10 @@ class Environment:
     trail_bucket = property(lambda self: bucket_name(self.company_prefix, "trail"))
 
     @property
+    def access_analyzer_name(self) -> str:
+        return f"{self.name}-access-analyzer"
+
+    @property
     def bootstrap_stack(self) -> str:
         return f"{self.name}-bootstrap"
 
@@ -208,6 +222,7 @@ class Environment:
             (("IAM group", acct), self.names.group, "names.group"),
             *([(("IAM role", acct), self.names.plan_role, "names.plan_role"),
                (("IAM role", acct), self.names.apply_role, "names.apply_role")] if self.github.repository else []),
+            *([(("IAM Access Analyzer", acct, region), "account analyzer", "access_analyzer")] if self.access_analyzer else []),
             # IAM holds one OIDC provider per URL and account: only one environment may create it.
             *([(("GitHub OIDC provider", acct), "token.actions.githubusercontent.com", "github.oidc_provider_arn")]
               if self.github.repository and not self.github.oidc_provider_arn else []),
@@ -248,9 +263,27 @@ def _trail_log_transitions_in_order(values: dict[str, Any]) -> Iterator[tuple[st
 def _production_keeps_its_protection(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
     if values.get("production") and values.get("prevent_destroy") is False:
         yield "prevent_destroy", "cannot be false in production (production = true)"
+    if values.get("production") and values.get("break_glass_arns") == ():
+        yield "break_glass_arns", "is required in production: without it any key or IAM administrator can disable the keys"
 
 
-CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _production_keeps_its_protection)
+def _break_glass_needs_deployers(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    # KMS refuses a key policy that would stop its own caller from changing it again: whoever runs
+    # Terraform must be exempt from the PutKeyPolicy deny that break-glass adds.
+    if values.get("break_glass_arns") and values.get("deployer_arns") == ():
+        yield "deployer_arns", "is required with break_glass_arns: the principals that run Terraform must keep PutKeyPolicy"
+
+
+def _principals_in_the_account(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    account = values.get("account_id")
+    for key in ("key_admin_arns", "break_glass_arns", "deployer_arns", "analyst_user_arns"):
+        outside = [arn for arn in values.get(key, ()) if account and naming.arn_account(arn) != account]
+        if outside:
+            yield key, f"names principals outside account {account}: {', '.join(outside)}"
+
+
+CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _production_keeps_its_protection,
+                _break_glass_needs_deployers, _principals_in_the_account)
 
 
 # --- loading ----------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class Analytics(Construct):
     """Inputs:
     - workgroup_name, database_name: Athena workgroup and Glue database (required).
     - trail: the AuditTrail whose logs the table reads (required).
-    - trail_bucket, results_bucket: SecureBuckets of the logs and of the query results (required).
+    - results_bucket: the SecureBucket of the query results (required).
     - key: the EncryptionKey of the query results (required).
     - bytes_scanned_cutoff: per-query scan limit in bytes (default 1 GiB).
     - projection_start: first day of the date projection, YYYY/MM/DD (required).
@@ -62,11 +62,11 @@ class Analytics(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
-                 trail_bucket: SecureBucket, results_bucket: SecureBucket, key: EncryptionKey,
+                 results_bucket: SecureBucket, key: EncryptionKey,
                  projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
-        self.trail, self.trail_bucket, self.results_bucket = trail, trail_bucket, results_bucket
+        self.trail, self.results_bucket = trail, results_bucket
         self.name = workgroup_name
         self.arn = context.arn("athena", f"workgroup/{workgroup_name}")
         self.catalog_arn = context.arn("glue", "catalog")
@@ -100,7 +100,7 @@ class Analytics(Construct):
         with TABLE_FILE.open("rb") as handle:
             spec = tomllib.load(handle)
         # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
-        location = f"s3://{self.trail_bucket.name}/{self.trail.log_prefix}"
+        location = f"s3://{self.trail.bucket.name}/{self.trail.log_prefix}"
         return glue_catalog_table.GlueCatalogTable(
             self, "cloudtrail-table", name=TABLE_NAME, database_name=self.database.name,
             description="CloudTrail logs with partition projection on region and day",
@@ -133,5 +133,5 @@ class Analytics(Construct):
         """Run queries in the workgroup: everything Athena does with the caller's permissions."""
         grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn])
         grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, self.table_arn])
-        self.trail_bucket.grant_read(grantee, prefix=self.trail.log_prefix)
+        self.trail.grant_read_logs(grantee)
         self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)

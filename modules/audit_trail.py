@@ -33,21 +33,27 @@ class AuditTrail(Construct):
       delivers to, its key (keep it apart from `key`, so that disabling one key cannot silence the
       alarm about it), and its retention (required).
     - logs_role_name: the IAM role CloudTrail assumes to write to the log group (required).
+    - prevent_destroy: Terraform refuses to destroy the trail and its log group (default False).
 
     Exposes `name`, `arn`, `log_prefix`, `log_group` and `resource` (the `aws_cloudtrail`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket, key: EncryptionKey,
                  log_group_name: str, log_group_key: EncryptionKey, log_retention_days: int, logs_role_name: str,
-                 watched_buckets: Sequence[SecureBucket] = ()) -> None:
+                 watched_buckets: Sequence[SecureBucket] = (), prevent_destroy: bool = False) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         cloudtrail_principal = context.service_principal("cloudtrail")
         self.name = name
         self.arn = context.arn("cloudtrail", f"trail/{name}")
         self.log_prefix = f"AWSLogs/{context.account}/CloudTrail/"
+        self.bucket = bucket
+        protect = {"prevent_destroy": True} if prevent_destroy else None
         source_is_trail = {"StringEquals": {"aws:SourceArn": [self.arn]}}
         any_trail_of_account = {"kms:EncryptionContext:aws:cloudtrail:arn": [context.arn("cloudtrail", "trail/*", region="*")]}
+        # Readers decrypt log files through S3 with the CloudTrail encryption context (AWS
+        # CloudTrail guide, "Enable CloudTrail log file decrypt permissions"): `grant_read`.
+        self._log_files = {"StringLike": any_trail_of_account}
 
         bucket.policy.add(Statement(sid="AllowCloudTrailAclCheck", actions=["s3:GetBucketAcl"], resources=[bucket.arn],
                                     principals={"Service": [cloudtrail_principal]}, conditions=source_is_trail))
@@ -60,11 +66,6 @@ class AuditTrail(Construct):
                           {**source_is_trail, "StringLike": any_trail_of_account})
         # With an S3 Bucket Key on the trail bucket, CloudTrail also decrypts the bucket-level key.
         key.allow_service("AllowCloudTrailDescribeAndDecrypt", cloudtrail_principal, ["kms:DescribeKey", "kms:Decrypt"], source_is_trail)
-        key.allow(Statement(
-            sid="AllowAccountToReadLogs", actions=["kms:Decrypt", "kms:ReEncryptFrom"], resources=["*"],
-            principals={"AWS": ["*"]},
-            conditions={"StringEquals": {"kms:CallerAccount": [context.account]}, "StringLike": any_trail_of_account},
-        ))
 
         log_group_arn = context.arn("logs", f"log-group:{log_group_name}")
         log_group_key.allow_service(
@@ -74,11 +75,16 @@ class AuditTrail(Construct):
         )
         self.log_group = cloudwatch_log_group.CloudwatchLogGroup(
             self, "log-group", name=log_group_name, retention_in_days=log_retention_days, kms_key_id=log_group_key.arn,
+            lifecycle=protect,
         )
+        # No condition on the trust: AWS documents this role (CloudTrail guide, "Sending events to
+        # CloudWatch Logs") without one and does not document CloudTrail sending aws:SourceArn when
+        # it assumes it; CreateTrail's check of the role must not fail on that. A role cannot be
+        # passed across accounts, so only this account's trails can use it.
         self.logs_role = Role(self, "logs-role", name=logs_role_name,
                               description=f"Lets CloudTrail trail {name} write to CloudWatch Logs",
                               trust=[Statement(sid="TrustCloudTrail", actions=["sts:AssumeRole"],
-                                               principals={"Service": [cloudtrail_principal]}, conditions=source_is_trail)])
+                                               principals={"Service": [cloudtrail_principal]})])
         self.logs_role.grantee.allow("WriteTrailLogStreams", ["logs:CreateLogStream", "logs:PutLogEvents"],
                                      [f"{log_group_arn}:log-stream:*"])
 
@@ -99,10 +105,17 @@ class AuditTrail(Construct):
                 data_resource=[cloudtrail.CloudtrailEventSelectorDataResource(
                     type="AWS::S3::Object", values=[f"{watched.arn}/" for watched in watched_buckets])],
             )] if watched_buckets else None,
+            lifecycle=protect,
         )
 
+    def grant_read_logs(self, grantee: Grantee) -> None:
+        """Read the log files: the bucket below the log prefix, and the key through S3 for files
+        CloudTrail encrypted (kms:Decrypt only, bound to the CloudTrail encryption context)."""
+        self.bucket.grant_read(grantee, prefix=self.log_prefix, key_conditions=self._log_files)
+
     def grant_read(self, grantee: Grantee) -> None:
-        """Look up events, and describe this trail."""
+        """Look up events, and describe this trail. CloudTrail has no resource-level permission for
+        LookupEvents: whoever may call it reads the whole account's event history."""
         grantee.allow("LookupCloudTrailEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"])
         grantee.allow("ReadTrail", ["cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
                                     "cloudtrail:ListTags"], [self.arn])

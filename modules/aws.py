@@ -19,7 +19,7 @@ import types
 _PACKAGE = "cdktf_cdktf_provider_aws"
 
 _SUBMODULES = (
-    "athena_named_query", "athena_workgroup", "cloudtrail", "cloudwatch_log_group",
+    "accessanalyzer_analyzer", "athena_named_query", "athena_workgroup", "cloudtrail", "cloudwatch_log_group",
     "cloudwatch_log_metric_filter", "cloudwatch_metric_alarm", "data_aws_iam_policy_document",
     "glue_catalog_database", "glue_catalog_table", "iam_group", "iam_group_policy", "iam_openid_connect_provider", "iam_role",
     "iam_role_policy", "kms_alias", "kms_key", "provider", "s3_bucket",

@@ -28,6 +28,7 @@ SCOPE_SIDS = {
     "keys": "ManageKeys", "aliases": "ManageKeyAliases", "roles": "ManageRoles", "groups": "ManageGroups",
     "trail": "ManageTrail", "log_group": "ManageLogGroup", "alarms": "ManageAlarms", "topic": "ManageAlarmTopic",
     "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog", "oidc_provider": "ManageGitHubOidcProvider",
+    "analyzer": "ManageAccessAnalyzer", "analyzer_role": "CreateAccessAnalyzerServiceRole",
 }
 
 
@@ -68,14 +69,17 @@ def scope_arns(env: Environment, scope: str) -> list[str]:
         "roles": [here.arn("iam", f"role/{name}") for name in (names.role, names.trail_logs_role,
                                                               *((names.plan_role, names.apply_role) if env.github.repository else ()))],
         "oidc_provider": [here.arn("iam", "oidc-provider/token.actions.githubusercontent.com")],
+        "analyzer": [here.arn("access-analyzer", f"analyzer/{env.access_analyzer_name}")],
+        "analyzer_role": [here.arn("iam", "role/aws-service-role/access-analyzer.amazonaws.com/AWSServiceRoleForAccessAnalyzer")],
         "groups": [here.arn("iam", f"group/{names.group}")],
         "trail": [here.arn("cloudtrail", f"trail/{names.trail}")],
         "log_group": [here.arn("logs", f"log-group:{names.log_group}"), here.arn("logs", f"log-group:{names.log_group}:*")],
         "alarms": [here.arn("cloudwatch", "alarm:*")],
         "topic": [here.arn("sns", names.alarm_topic), here.arn("sns", f"{names.alarm_topic}:*")],
         "workgroup": [here.arn("athena", f"workgroup/{names.workgroup}")],
+        # DeleteDatabase also needs the database's functions (Glue developer guide: resource-level permissions).
         "catalog": [here.arn("glue", "catalog"), here.arn("glue", f"database/{names.database}"),
-                    here.arn("glue", f"table/{names.database}/*")],
+                    here.arn("glue", f"table/{names.database}/*"), here.arn("glue", f"userDefinedFunction/{names.database}/*")],
     }
     return scopes[scope]
 

@@ -1,9 +1,15 @@
 """A customer-managed symmetric KMS key with rotation, an alias, and a key policy assembled from
-what other constructs ask for (`grant_*`, `allow_service`).
+what other constructs ask for (`grant_through_s3`, `allow_service`).
 
-The base policy has two statements: the account root (emergency recovery; it also lets IAM
-policies in the account grant use of the key) and the key administrators, who may manage the key
-but not use it for cryptography (separation of duties).
+The base policy has the account root (emergency recovery; it also lets IAM policies in the account
+grant use of the key) and the key administrators, who may manage the key but not use it for
+cryptography (separation of duties). No statement lets the whole account use the key: S3 uses it
+on behalf of each principal a bucket grants (`kms:ViaService`), and the key policy names them.
+
+With break-glass principals, disabling the key or scheduling its deletion is denied to everyone
+else, and changing the key policy to everyone but them and the deployers: one administrator can
+no longer silence the audit path, while Terraform (a deployer) can still update the policy (KMS
+refuses a policy that would lock its own caller out of PutKeyPolicy).
 """
 
 from __future__ import annotations
@@ -26,8 +32,13 @@ ADMIN_ACTIONS = (
     "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
     "kms:UpdateAlias", "kms:UpdateKeyDescription",
 )
-ENCRYPT_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
-DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+# What S3 calls on the caller's behalf (S3 user guide, "Using server-side encryption with AWS KMS
+# keys"): GenerateDataKey to encrypt an upload, Decrypt to read an object and to finish a multipart
+# upload. Nothing else, not Encrypt, not ReEncrypt.
+S3_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+S3_READ_ACTIONS = ("kms:Decrypt",)
+# The actions that silence everything encrypted with the key.
+KILL_SWITCH_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
 
 
 class EncryptionKey(Construct):
@@ -37,12 +48,17 @@ class EncryptionKey(Construct):
     - admin_arns: IAM principals that administer the key (default: none; root only).
     - deletion_window_days: 7 to 30 (default 30).
     - prevent_destroy: Terraform refuses to destroy the key (default False).
+    - break_glass_arns: roles (or the account root) that alone may disable or schedule deletion of
+      the key (default: none, no such restriction).
+    - deployer_arns: the principals that run Terraform; with break-glass set, they and break-glass
+      alone may change the key policy (default: none).
 
     Exposes `name` (the alias), `arn`, `alias_arn` and `resource` (the `aws_kms_key`).
     """
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str, admin_arns: Sequence[str] = (),
-                 deletion_window_days: int = 30, prevent_destroy: bool = False) -> None:
+                 deletion_window_days: int = 30, prevent_destroy: bool = False, break_glass_arns: Sequence[str] = (),
+                 deployer_arns: Sequence[str] = ()) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         check_input(self, "alias", alias, kms_alias_problem)
@@ -54,6 +70,16 @@ class EncryptionKey(Construct):
         if admin_arns:
             self.policy.add(Statement(sid="AllowKeyAdministration", actions=ADMIN_ACTIONS, resources=["*"],
                                       principals={"AWS": list(admin_arns)}))
+        if break_glass_arns:
+            # aws:PrincipalArn is the role's ARN for a role session (IAM condition keys reference),
+            # and the account root's for the root user: so break-glass names roles, not sessions.
+            self.policy.add(Statement(
+                sid="DenyDisablingOrDeletionButBreakGlass", effect="Deny", actions=KILL_SWITCH_ACTIONS, resources=["*"],
+                principals={"*": ["*"]}, conditions={"ArnNotEquals": {"aws:PrincipalArn": list(break_glass_arns)}}))
+            self.policy.add(Statement(
+                sid="DenyKeyPolicyChangesButBreakGlassAndDeployers", effect="Deny", actions=["kms:PutKeyPolicy"],
+                resources=["*"], principals={"*": ["*"]},
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [*break_glass_arns, *deployer_arns]}}))
         self.resource = kms_key.KmsKey(
             self, "key",
             description=description,
@@ -79,15 +105,15 @@ class EncryptionKey(Construct):
         self.allow(Statement(sid=sid, actions=actions, resources=["*"], principals={"Service": [service]},
                              conditions=conditions or {}))
 
-    def grant(self, grantee: Grantee, sid: str, actions: Sequence[str], conditions: Conditions | None = None) -> None:
-        """Let `grantee` use the key: its identity policy, and the key policy when it has an ARN."""
-        grantee.allow(f"{sid}{sid_part(self.node.id)}", actions, [self.arn], conditions)
+    def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],
+                         conditions: Conditions | None = None) -> None:
+        """Let S3 use the key for `grantee`, and nothing else: its identity policy, and the key policy
+        when it has an ARN (the seed's "S3 service to use the key", named so in the key policy).
+        `purpose` names the grant (a bucket); `conditions` narrow it further."""
+        merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}
+        for operator, by_key in (conditions or {}).items():
+            merged[operator] = {**merged.get(operator, {}), **by_key}
+        grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)
         if grantee.principal_arn:
-            self.allow(Statement(sid=f"{sid}{grantee.name}", actions=actions, resources=["*"],
-                                 principals={"AWS": [grantee.principal_arn]}, conditions=conditions or {}))
-
-    def grant_encrypt_decrypt(self, grantee: Grantee, conditions: Conditions | None = None) -> None:
-        self.grant(grantee, "EncryptDecrypt", ENCRYPT_DECRYPT_ACTIONS, conditions)
-
-    def grant_decrypt(self, grantee: Grantee, conditions: Conditions | None = None) -> None:
-        self.grant(grantee, "Decrypt", DECRYPT_ACTIONS, conditions)
+            self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
+                                 principals={"AWS": [grantee.principal_arn]}, conditions=merged))

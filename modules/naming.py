@@ -117,6 +117,9 @@ def iam_name_problem(kind: str) -> Check:
 
 principal_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)",
                                 "must be an IAM role, user or root ARN")
+break_glass_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]+)",
+                                  "must be an IAM role ARN or the account root (aws:PrincipalArn names a role, never a session)")
+user_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:user/[\w+=,.@/-]+", "must be an IAM user ARN")
 service_principal_problem = pattern(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?",
                                     "must be a service principal such as 'lambda.amazonaws.com'")
 account_id_problem = pattern(r"\d{12}", "must be 12 digits")
@@ -130,6 +133,11 @@ github_repository_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._
 github_oidc_provider_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com",
                                        "must be the ARN of an IAM OIDC provider for token.actions.githubusercontent.com")
 topic_name_problem = pattern(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '_' or '-'")
+
+
+def arn_account(arn: str) -> str:
+    """The account id of an IAM ARN (`arn:aws:iam::111111111111:role/x` -> `111111111111`)."""
+    return arn.split(":")[4]
 
 
 def tags_problem(tags: Mapping[str, Any]) -> str | None:

@@ -29,15 +29,23 @@ from modules.aws import (
     s3_bucket_server_side_encryption_configuration as sse,
 )
 from modules.context import AwsContext
-from modules.encryption_key import EncryptionKey
+from modules.encryption_key import S3_READ_ACTIONS, S3_WRITE_ACTIONS, EncryptionKey
 from modules.naming import bucket_name_problem
-from modules.policy import Grantee, PolicyDocument, Statement, deny_insecure_transport, sid_part
+from modules.policy import Conditions, Grantee, PolicyDocument, Statement, deny_insecure_transport, sid_part
 from modules.validation import check_input
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+# Deleting an object leaves its versions: no grant deletes a version (history is kept).
+DELETE_ACTIONS = ("s3:DeleteObject",)
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation")
+# What a restricted bucket denies to every principal it does not admit: every object action and
+# every listing, so that no one else reads, writes, tags, restores or lists.
+RESTRICTED_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
+                      "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete")
+# The resources of a bucket that a protected bucket keeps from being destroyed: removing one of
+# them silently removes a protection.
+PROTECTED_PARTS = ("bucket", "bucket-policy", "versioning", "encryption", "public-access-block")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +75,19 @@ class SecureBucket(Construct):
     - lifecycle_rules: LifecycleRule list (default none; an abort-incomplete-upload rule is always added).
     - incomplete_upload_days: days before incomplete multipart uploads are aborted (default 7).
     - kms_enforced_prefix: deny non-KMS uploads only below this prefix (default "": the whole bucket).
-    - restrict_to_grantees: deny object access to every principal not granted it (default False).
-    - prevent_destroy: Terraform refuses to destroy the bucket (default False).
+    - restrict_to_grantees: deny object access and listing to every principal not granted it nor
+      in `always_admitted` (default False).
+    - always_admitted: principals a restricted bucket never denies: break-glass and the principals
+      that run Terraform, which reads the bucket with HeadBucket (s3:ListBucket) (default none).
+    - prevent_destroy: Terraform refuses to destroy the bucket and the resources of
+      PROTECTED_PARTS (default False).
 
     Exposes `name`, `arn`, `key`, `policy` (the bucket policy document) and `resource` (the `aws_s3_bucket`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey, versioned: bool = True,
                  lifecycle_rules: Sequence[LifecycleRule] = (), incomplete_upload_days: int = 7,
-                 kms_enforced_prefix: str = "", restrict_to_grantees: bool = False,
+                 kms_enforced_prefix: str = "", restrict_to_grantees: bool = False, always_admitted: Sequence[str] = (),
                  prevent_destroy: bool = False) -> None:
         super().__init__(scope, id)
         check_input(self, "name", name, bucket_name_problem)
@@ -84,16 +96,14 @@ class SecureBucket(Construct):
         self.key = key
         self.arn = self._context.arn("s3", name)
         self._restricted = restrict_to_grantees
-        self._authorized: list[str] = []
+        self._authorized: list[str] = list(always_admitted)
+        protect = {"prevent_destroy": True} if prevent_destroy else None
 
-        self.resource = s3_bucket.S3Bucket(
-            self, "bucket", bucket=name, force_destroy=False,
-            lifecycle={"prevent_destroy": True} if prevent_destroy else None,
-        )
+        self.resource = s3_bucket.S3Bucket(self, "bucket", bucket=name, force_destroy=False, lifecycle=protect)
         bucket_id = self.resource.id
         self.public_access_block = s3_bucket_public_access_block.S3BucketPublicAccessBlock(
             self, "public-access-block", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True,
+            ignore_public_acls=True, restrict_public_buckets=True, lifecycle=protect,
         )
         s3_bucket_ownership_controls.S3BucketOwnershipControls(
             self, "ownership", bucket=bucket_id,
@@ -103,6 +113,7 @@ class SecureBucket(Construct):
             s3_bucket_versioning.S3BucketVersioningA(
                 self, "versioning", bucket=bucket_id,
                 versioning_configuration=s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
+                lifecycle=protect,
             )
         sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", bucket=bucket_id,
@@ -111,6 +122,7 @@ class SecureBucket(Construct):
                     sse_algorithm="aws:kms", kms_master_key_id=key.arn),
                 bucket_key_enabled=True,
             )],
+            lifecycle=protect,
         )
         rules = [LifecycleRule(id="abort-incomplete-uploads"), *lifecycle_rules]
         lifecycle.S3BucketLifecycleConfiguration(
@@ -141,7 +153,9 @@ class SecureBucket(Construct):
         # naming the bucket through the access block orders them (a reference, not depends_on,
         # which cdktf's HCL output renders in a deprecated quoted form).
         self.bucket_policy = s3_bucket_policy.S3BucketPolicy(
-            self, "bucket-policy", bucket=self.public_access_block.bucket, policy=self.policy.json)
+            self, "bucket-policy", bucket=self.public_access_block.bucket, policy=self.policy.json, lifecycle=protect)
+        if self._restricted and self._authorized:
+            self._update_restriction()
 
     @staticmethod
     def _lifecycle_rule(rule: LifecycleRule, abort_days: int | None) -> lifecycle.S3BucketLifecycleConfigurationRule:
@@ -160,7 +174,8 @@ class SecureBucket(Construct):
 
     # --- grants -------------------------------------------------------------------------------
 
-    def _grant(self, grantee: Grantee, sid: str, object_actions: Sequence[str], prefix: str, key_grant) -> None:
+    def _grant(self, grantee: Grantee, verb: str, object_actions: Sequence[str], prefix: str, key_actions: Sequence[str],
+               key_conditions: Conditions | None) -> None:
         if self._restricted:
             if not grantee.principal_arn:
                 raise ValueError(f"{self.node.path}: {grantee.name} has no principal ARN; this bucket admits named principals only")
@@ -168,22 +183,30 @@ class SecureBucket(Construct):
                 self._authorized.append(grantee.principal_arn)
                 self._update_restriction()
         bucket_sid = sid_part(self.node.id)
-        grantee.allow(f"{sid}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"])
+        grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"])
         grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])
         # Only through S3: the grant covers the bucket's objects, not direct use of the key.
-        key_grant(grantee, conditions={"StringEquals": {"kms:ViaService": [self._context.service_host("s3")]}})
+        self.key.grant_through_s3(grantee, f"{verb}{bucket_sid}", key_actions, key_conditions)
 
-    def grant_read(self, grantee: Grantee, prefix: str = "") -> None:
-        self._grant(grantee, "Read", READ_ACTIONS, prefix, self.key.grant_decrypt)
+    def grant_read(self, grantee: Grantee, prefix: str = "", key_conditions: Conditions | None = None) -> None:
+        """Read objects below `prefix`; `key_conditions` narrow the key grant (an encryption context)."""
+        self._grant(grantee, "Read", READ_ACTIONS, prefix, S3_READ_ACTIONS, key_conditions)
 
     def grant_read_write(self, grantee: Grantee, prefix: str = "") -> None:
-        self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, self.key.grant_encrypt_decrypt)
+        self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
+
+    def deny_deletion(self, prefix: str, except_arns: Sequence[str]) -> None:
+        """Deny deleting objects and versions below `prefix` to all but `except_arns` (S3's own
+        lifecycle expiry is not subject to the bucket policy)."""
+        self.policy.add(Statement(
+            sid="DenyDeletionButBreakGlass", effect="Deny", actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            resources=[f"{self.arn}/{prefix}*"], principals={"*": ["*"]},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(except_arns)}}))
 
     def _update_restriction(self) -> None:
-        """Deny object access to every principal the bucket has not granted it to."""
+        """Deny every object action and listing to every principal not granted or admitted."""
         statement = Statement(
-            sid="DenyObjectAccessToOthers", effect="Deny",
-            actions=READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, resources=[f"{self.arn}/*"],
+            sid="DenyObjectAccessToOthers", effect="Deny", actions=RESTRICTED_ACTIONS, resources=[self.arn, f"{self.arn}/*"],
             principals={"*": ["*"]},
             conditions={"ArnNotEquals": {"aws:PrincipalArn": list(self._authorized)}},
         )

@@ -11,18 +11,17 @@ from cdktf import LocalBackend, S3Backend, TerraformDataSource, TerraformOutput,
 from constructs import Construct
 
 from environments.config import Environment
-from modules.access import Access
+from modules.access import Access, AccessAnalyzer
 from modules.analytics import Analytics
 from modules.audit_trail import AuditTrail
 from modules.aws import provider
 from modules.context import AwsContext
 from modules.deployer import deploy_policy, plan_policy
-from modules.encryption_key import ENCRYPT_DECRYPT_ACTIONS, EncryptionKey
+from modules.encryption_key import EncryptionKey
 from modules.github_oidc import GitHubDeployRoles
 from modules.monitoring import Monitoring
-from modules.policy import Statement
 from modules.rendering import renders_hcl
-from modules.secure_bucket import LifecycleRule, SecureBucket, Transition
+from modules.secure_bucket import PROTECTED_PARTS, LifecycleRule, SecureBucket, Transition
 from modules.terraform_settings import (
     AWS_PROVIDER_VERSION,
     BOOTSTRAP_STATE_DIR,
@@ -57,11 +56,24 @@ class EnvironmentStack(TerraformStack):
         if not self.renders_hcl:  # cdktf's HCL output cannot render it: the export writes versions.tf
             self.add_override("terraform.required_version", TERRAFORM_VERSION)
 
+    @property
+    def deployers(self) -> list[str]:
+        """The principals that run Terraform: the environment's, and the CI apply role."""
+        env, ci = self.env, [self.context.arn("iam", f"role/{self.env.names.apply_role}")] if self.env.github.repository else []
+        return [*env.deployer_arns, *ci]
+
+    @property
+    def terraform_readers(self) -> list[str]:
+        """Who reads every resource to plan: the deployers, and the CI plan role."""
+        env = self.env
+        return [*self.deployers, *([self.context.arn("iam", f"role/{env.names.plan_role}")] if env.github.repository else [])]
+
     def key(self, id: str, alias: str, description: str) -> EncryptionKey:
-        """A KMS key with the environment's administrators, deletion window and protection."""
+        """A KMS key with the environment's administrators, deletion window, protection and break-glass."""
         env = self.env
         return EncryptionKey(self, id, alias=alias, description=description, admin_arns=env.key_admin_arns,
-                             deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy)
+                             deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy,
+                             break_glass_arns=env.break_glass_arns, deployer_arns=self.deployers)
 
     def outputs(self, values: dict[str, str]) -> None:
         for name, value in values.items():
@@ -83,7 +95,7 @@ class BootstrapStack(EnvironmentStack):
     workflows assume to plan and apply `deploys` (the environment's stack); its own state stays
     local, applied by an administrator."""
 
-    protected = ("state-key/key", "state-bucket/bucket")
+    protected = ("state-key/key", *(f"state-bucket/{part}" for part in PROTECTED_PARTS))
 
     def __init__(self, scope: Construct, env: Environment, deploys: EnvironmentStack | None = None) -> None:
         super().__init__(scope, env.bootstrap_stack, env, env.state.region)
@@ -110,7 +122,8 @@ class BootstrapStack(EnvironmentStack):
 class PlatformStack(EnvironmentStack):
     """Every resource of the environment; state in the bootstrap's bucket."""
 
-    protected = ("data-key/key", "alerting-key/key", "data-bucket/bucket", "trail-bucket/bucket")
+    protected = ("data-key/key", "alerting-key/key", "audit-trail/trail", "audit-trail/log-group",
+                 *(f"{bucket}/{part}" for bucket in ("data-bucket", "trail-bucket") for part in PROTECTED_PARTS))
 
     def __init__(self, scope: Construct, env: Environment) -> None:
         super().__init__(scope, env.name, env, env.region)
@@ -124,19 +137,17 @@ class PlatformStack(EnvironmentStack):
 
         data_key = self.key("data-key", names.key_alias,
                             "Encrypts the data, the CloudTrail logs and the Athena query results")
-        data_key.allow(Statement(
-            sid="AllowUseThroughS3ByAccount", actions=ENCRYPT_DECRYPT_ACTIONS, resources=["*"], principals={"AWS": ["*"]},
-            conditions={"StringEquals": {"kms:ViaService": [self.context.service_host("s3")],
-                                         "kms:CallerAccount": [self.context.account]}},
-        ))
         alerting_key = self.key("alerting-key", names.alerting_key_alias,
                                 "Encrypts the audit log group and the security alarm topic")
         access = Access(self, "access", role_name=names.role, group_name=names.group,
-                        trusted_services=env.trusted_services)
+                        trusted_services=env.trusted_services, user_arns=env.analyst_user_arns)
+        if env.access_analyzer:
+            AccessAnalyzer(self, "access-analyzer", name=env.access_analyzer_name)
 
         bucket_settings = {"key": data_key, "incomplete_upload_days": retention.incomplete_upload_days}
         data_bucket = SecureBucket(
             self, "data-bucket", name=env.data_bucket, restrict_to_grantees=True, prevent_destroy=env.prevent_destroy,
+            always_admitted=[*env.break_glass_arns, *self.terraform_readers],
             lifecycle_rules=[LifecycleRule(id="expire-noncurrent-versions",
                                            noncurrent_expire_days=retention.data_noncurrent_version_days)],
             **bucket_settings,
@@ -157,14 +168,16 @@ class PlatformStack(EnvironmentStack):
             )],
             **bucket_settings,
         )
+        if env.break_glass_arns:  # log files and digests: no one but break-glass deletes them
+            trail_bucket.deny_deletion(f"AWSLogs/{self.context.account}/", env.break_glass_arns)
         trail = AuditTrail(
             self, "audit-trail", name=names.trail, bucket=trail_bucket, key=data_key, watched_buckets=[data_bucket],
             log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=retention.log_group_days,
-            logs_role_name=names.trail_logs_role,
+            logs_role_name=names.trail_logs_role, prevent_destroy=env.prevent_destroy,
         )
         analytics = Analytics(
             self, "analytics", workgroup_name=names.workgroup, database_name=names.database, trail=trail,
-            trail_bucket=trail_bucket, results_bucket=results_bucket, key=data_key,
+            results_bucket=results_bucket, key=data_key,
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
             projected_regions=env.athena.projected_regions,
         )

@@ -1,4 +1,5 @@
-"""`make scan`: the checkov gate over every synthesized stack (see tooling/checkov_gate.py).
+"""`make scan`: the checkov gate (tooling/checkov_gate.py) and parliament over every policy
+(tooling/policy_lint.py), over every synthesized stack.
 
 Usage: python -m scripts.security_scan [--sarif PATH] [STACKS_DIR]   (default cdktf.out/stacks)
 """
@@ -7,7 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from tooling.checkov_gate import main
+from tooling import checkov_gate, policy_lint
+
+
+def main(argv: list[str]) -> int:
+    status = checkov_gate.main(argv)
+    if status == 2:
+        return status
+    return max(status, policy_lint.main(checkov_gate.parse_args(argv)[1]))
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

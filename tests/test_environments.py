@@ -23,6 +23,9 @@ from environments.config import ConfigError, Environment, load_environments
 from tests.support import ENV_NAMES, ENVIRONMENTS_DIR, ROOT
 
 MINIMAL = {"company_prefix": "acme", "account_id": "111111111111", "region": "eu-west-1"}
+# What production requires besides `production = true`.
+BREAK_GLASS = {"break_glass_arns": ["arn:aws:iam::111111111111:role/BreakGlass"],
+               "deployer_arns": ["arn:aws:iam::111111111111:role/Deployer"]}
 DROP = object()  # value in `config(...)` that removes a key of MINIMAL
 
 
@@ -201,8 +204,28 @@ BAD = [
     Bad("role-with-space", config(names={"role": "my role"}), "names.role", "must be a valid IAM role name"),
     Bad("role-too-long", config(names={"role": "r" * 65}), "names.role", "must be a valid IAM role name (1-64 of"),
     Bad("group-too-long", config(names={"group": "g" * 129}), "names.group", "must be a valid IAM group name (1-128 of"),
-    Bad("production-without-protection", config(production=True, prevent_destroy=False), "prevent_destroy",
+    Bad("production-without-protection", config(production=True, prevent_destroy=False, **BREAK_GLASS), "prevent_destroy",
         "cannot be false in production"),
+    Bad("production-without-break-glass", config(production=True), "break_glass_arns",
+        "is required in production: without it any key or IAM administrator can disable the keys"),
+    Bad("break-glass-session", config(break_glass_arns=["arn:aws:sts::111111111111:assumed-role/BreakGlass/alice"]),
+        "break_glass_arns", "must be an IAM role ARN or the account root (aws:PrincipalArn names a role, never a session)"),
+    Bad("break-glass-user", config(break_glass_arns=["arn:aws:iam::111111111111:user/alice"]), "break_glass_arns",
+        "must be an IAM role ARN or the account root"),
+    Bad("break-glass-malformed", config(break_glass_arns=["BreakGlass"]), "break_glass_arns", "got 'BreakGlass'"),
+    Bad("break-glass-without-deployers", config(break_glass_arns=["arn:aws:iam::111111111111:role/BreakGlass"]), "deployer_arns",
+        "is required with break_glass_arns: the principals that run Terraform must keep PutKeyPolicy"),
+    Bad("break-glass-other-account", config(break_glass_arns=["arn:aws:iam::999999999999:role/BreakGlass"],
+                                            deployer_arns=["arn:aws:iam::111111111111:role/Deployer"]), "break_glass_arns",
+        "names principals outside account 111111111111: arn:aws:iam::999999999999:role/BreakGlass"),
+    Bad("deployer-other-account", config(deployer_arns=["arn:aws:iam::999999999999:role/Deployer"]), "deployer_arns",
+        "names principals outside account 111111111111"),
+    Bad("key-admin-other-account", config(key_admin_arns=["arn:aws:iam::999999999999:role/KeyAdmin"]), "key_admin_arns",
+        "names principals outside account 111111111111"),
+    Bad("analyst-not-a-user", config(analyst_user_arns=["arn:aws:iam::111111111111:role/Analyst"]), "analyst_user_arns",
+        "must be an IAM user ARN"),
+    Bad("analyst-other-account", config(analyst_user_arns=["arn:aws:iam::999999999999:user/alice"]), "analyst_user_arns",
+        "names principals outside account 111111111111"),
     Bad("trail-too-short", config(names={"trail": "ab"}), "names.trail", "must be 3-128 letters"),
     Bad("database-uppercase", config(names={"database": "Logs"}), "names.database", "must be lowercase letters, digits and '_'"),
     Bad("admin-arn", config(key_admin_arns=["arn:aws:iam::1234:role/admin"]), "key_admin_arns", "must be an IAM role, user or root ARN"),
@@ -351,7 +374,7 @@ def test_state_key_follows_the_file_name(tmp_path: Path) -> None:
 
 
 def test_production_turns_on_the_guardrails(tmp_path: Path) -> None:
-    env = load(tmp_path, {"prod": config(production=True)})["prod"]
+    env = load(tmp_path, {"prod": config(production=True, **BREAK_GLASS)})["prod"]
     assert (env.prevent_destroy, env.key_deletion_window_days) == (True, 30)
 
 
@@ -702,3 +725,13 @@ def test_ci_roles_collide_within_an_account(tmp_path: Path) -> None:
                                 "b": config(**{**SAME_ACCOUNT, "names": {**SAME_ACCOUNT["names"], "plan_role": "a-terraform-plan"}},
                                             github=existing)})
     assert found == ["envs/b.toml: names.plan_role: IAM role name 'a-terraform-plan' is also used by envs/a.toml (same account 111111111111)"]
+
+
+def test_one_access_analyzer_per_account_and_region(tmp_path: Path) -> None:
+    other = {**SAME_ACCOUNT, "region": "eu-west-1", "names": {**SAME_ACCOUNT["names"], "key_alias": "alias/b-data",
+             "alerting_key_alias": "alias/b-alerting", "state_key_alias": "alias/b-state", "workgroup": "b", "database": "b",
+             "log_group": "/b", "alarm_topic": "b"}}
+    assert sorted(load(tmp_path, {"a": config(access_analyzer=True), "b": config(**other)})) == ["a", "b"]
+    found = problems(tmp_path, {"a": config(access_analyzer=True), "b": config(**other, access_analyzer=True)})
+    assert found == ["envs/b.toml: access_analyzer: IAM Access Analyzer name 'account analyzer' is also used by envs/a.toml "
+                     "(same account 111111111111, region eu-west-1)"]

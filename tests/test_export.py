@@ -120,7 +120,7 @@ def test_the_hcl_bundle_plans_exactly_like_the_json_stack(dist: Path, synth_out:
         for folder in folders:
             write_override(folder, emulator)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            json_plan, hcl_plan = pool.map(lambda folder: _planned_changes(folder, tf_env), folders)
+            json_plan, hcl_plan = pool.map(lambda folder: _planned_changes(folder, emulator.environment(tf_env)), folders)
     assert sorted(hcl_plan) == sorted(json_plan) and json_plan
     for address, change in json_plan.items():
         assert hcl_plan[address] == change, f"{address} plans differently from HCL"

@@ -148,8 +148,8 @@ def test_make_diff_against_a_commit_in_a_clone(tmp_path: Path):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "base"],
                    cwd=clone, check=True)
     stacks = clone / "modules" / "stacks.py"
-    stacks.write_text(stacks.read_text().replace('"trail-bucket", name=env.trail_bucket', '"audit-log-bucket", name=env.trail_bucket')
-                      .replace('"trail-bucket/bucket"', '"audit-log-bucket/bucket"'))
+    stacks.write_text(stacks.read_text().replace('"results-bucket", name=env.results_bucket',
+                                                 '"query-results-bucket", name=env.results_bucket'))
     env = {k: v for k, v in os.environ.items() if k not in ("CDKTF_OUTDIR", "PLATFORM_ENVIRONMENTS")}
     result = subprocess.run([sys.executable, "-m", "scripts.diff", "HEAD"], cwd=clone, env=env, capture_output=True, text=True,
                             timeout=900)
@@ -157,6 +157,6 @@ def test_make_diff_against_a_commit_in_a_clone(tmp_path: Path):
     report = result.stdout
     assert report.startswith("## Generated Terraform: `HEAD`")
     section = dangerous_section(report)
-    assert section.count("renamed to `aws_s3_bucket.audit-log-bucket_") == len(json.loads(
+    assert section.count("renamed to `aws_s3_bucket.query-results-bucket_") == len(json.loads(
         subprocess.run([sys.executable, "-m", "scripts.environments"], cwd=clone, capture_output=True, text=True).stdout))
     assert "No changes:" in report and "-bootstrap`" in report.split("No changes:", 1)[1]

@@ -67,3 +67,23 @@ def test_a_stale_allowlist_entry_fails():
 def test_every_allowlist_entry_has_a_reason():
     for entry in security_scan.load_allowlist():
         assert len(entry["reason"]) > 20 and entry["resources"]
+
+
+def test_no_allowlist_entry_is_a_catch_all():
+    """Each pattern names one construct: only the logical id's hash is left open."""
+    for entry in security_scan.load_allowlist():
+        for pattern in entry["resources"]:
+            kind, _, logical_id = pattern.partition(".")
+            assert kind and logical_id.endswith("_*") and "*" not in logical_id[:-2], (entry["check"], pattern)
+
+
+def test_the_key_policy_entries_hold_only_while_root_is_the_only_kms_star_statement(synth_out: Path):
+    """CKV_AWS_109/111/356 are accepted for the key policies because their only kms:* statement is
+    AWS's default account-root statement: a second one must be scanned again."""
+    for stack in ALL_STACKS:
+        config = json.loads((synth_out / "stacks" / stack / "cdk.tf.json").read_text())
+        for name, document in config["data"]["aws_iam_policy_document"].items():
+            if "-key_policy_document_" not in name:
+                continue
+            broad = [s["sid"] for s in document["statement"] if s["effect"] == "Allow" and "kms:*" in s.get("actions", [])]
+            assert broad == ["EnableRootAccountAndIamPolicies"], (stack, name, broad)

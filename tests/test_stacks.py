@@ -3,6 +3,7 @@ Testing helpers), never on the Python that built it."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import tomllib
 
@@ -45,27 +46,69 @@ def test_keys_are_symmetric_rotated_and_aliased(name, testing_synth, stacks):
     assert len(resources(stack, "aws_kms_key")) == 2
 
 
+def role_arn_ref(stack: dict) -> str:
+    return ref(stack, "aws_iam_role", "access_application-role", "arn")
+
+
 def test_data_key_policy_admits_root_s3_cloudtrail_and_the_role(name, stacks):
     env, stack = environment(name), stacks[name]
     policy = by_sid(statements(stack, one(stack, "aws_kms_key", "data-key")["policy"]))
     root = f"arn:{env.partition}:iam::{env.account_id}:root"
     assert principals(policy["EnableRootAccountAndIamPolicies"]) == {"AWS": [root]}
-    via_s3 = conditions(policy["AllowUseThroughS3ByAccount"])
-    assert via_s3[("StringEquals", "kms:ViaService")] == [f"s3.{env.region}.{dns_suffix(env.partition)}"]
-    assert via_s3[("StringEquals", "kms:CallerAccount")] == [env.account_id]
     trail_arn = f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"
+    any_trail = f"arn:{env.partition}:cloudtrail:*:{env.account_id}:trail/*"
     encrypt = policy["AllowCloudTrailEncryptLogs"]
     assert principals(encrypt) == {"Service": ["cloudtrail.amazonaws.com"]}
     assert encrypt["actions"] == ["kms:GenerateDataKey*"]
     assert conditions(encrypt) == {
         ("StringEquals", "aws:SourceArn"): [trail_arn],
-        ("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn"): [f"arn:{env.partition}:cloudtrail:*:{env.account_id}:trail/*"],
+        ("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn"): [any_trail],
     }
     assert set(policy["AllowCloudTrailDescribeAndDecrypt"]["actions"]) == {"kms:DescribeKey", "kms:Decrypt"}
-    assert conditions(policy["AllowAccountToReadLogs"])[("StringEquals", "kms:CallerAccount")] == [env.account_id]
-    role_statements = [s for s in policy.values()
-                       if principals(s).get("AWS") == [ref(stack, "aws_iam_role", "access_application-role", "arn")]]
-    assert role_statements and all("kms:Decrypt" in s["actions"] for s in role_statements)
+    # The seed's "S3 service to use the key": named so, for the principals the buckets grant, only through S3.
+    via_s3 = f"s3.{env.region}.{dns_suffix(env.partition)}"
+    role_statements = {sid: s for sid, s in policy.items() if principals(s).get("AWS") == [role_arn_ref(stack)]}
+    role = sid_part(env.names.role)
+    assert set(role_statements) == {f"S3ServiceUseReadWriteDataBucketFor{role}", f"S3ServiceUseReadWriteResultsBucketFor{role}",
+                                    f"S3ServiceUseReadTrailBucketFor{role}"}
+    for sid, statement in role_statements.items():
+        assert conditions(statement)[("StringEquals", "kms:ViaService")] == [via_s3], sid
+        assert set(statement["actions"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}, sid  # what S3 calls, nothing more
+    logs = role_statements[f"S3ServiceUseReadTrailBucketFor{role}"]
+    assert logs["actions"] == ["kms:Decrypt"]
+    assert conditions(logs)[("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn")] == [any_trail]
+
+
+@pytest.mark.parametrize("key", ["data-key", "alerting-key", "state-key"])
+def test_no_key_policy_lets_any_principal_use_a_key(name, key, stacks):
+    env = environment(name)
+    stack = stacks[env.bootstrap_stack if key == "state-key" else name]
+    for statement in statements(stack, one(stack, "aws_kms_key", key)["policy"]):
+        if statement["effect"] == "Allow":
+            assert "*" not in principals(statement).get("AWS", []) and "*" not in principals(statement), statement["sid"]
+            if statement["sid"] != "EnableRootAccountAndIamPolicies":
+                assert "kms:*" not in statement["actions"], statement["sid"]
+            if "AWS" in principals(statement) and statement["sid"] != "EnableRootAccountAndIamPolicies":
+                # Principals use the key through S3, which calls GenerateDataKey and Decrypt only.
+                assert set(statement["actions"]) <= {"kms:Decrypt", "kms:GenerateDataKey"} or \
+                    statement["sid"] == "AllowKeyAdministration", statement["sid"]
+
+
+@pytest.mark.parametrize("key", ["data-key", "alerting-key", "state-key"])
+def test_break_glass_alone_may_disable_or_delete_a_key(name, key, stacks):
+    env = environment(name)
+    stack = stacks[env.bootstrap_stack if key == "state-key" else name]
+    found = by_sid(statements(stack, one(stack, "aws_kms_key", key)["policy"]))
+    kill, rewrite = found.get("DenyDisablingOrDeletionButBreakGlass"), found.get("DenyKeyPolicyChangesButBreakGlassAndDeployers")
+    if not env.break_glass_arns:
+        assert kill is None and rewrite is None
+        return
+    assert (kill["effect"], sorted(kill["actions"]), principals(kill)) == ("Deny", ["kms:DisableKey", "kms:ScheduleKeyDeletion"],
+                                                                          {"*": ["*"]})
+    assert conditions(kill) == {("ArnNotEquals", "aws:PrincipalArn"): list(env.break_glass_arns)}
+    apply_role = [f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.apply_role}"] if env.github.repository else []
+    assert (rewrite["effect"], rewrite["actions"]) == ("Deny", ["kms:PutKeyPolicy"])
+    assert conditions(rewrite) == {("ArnNotEquals", "aws:PrincipalArn"): [*env.break_glass_arns, *env.deployer_arns, *apply_role]}
 
 
 def test_key_administrators_manage_but_cannot_use_the_key(name, stacks):
@@ -168,13 +211,33 @@ def test_bucket_policies_deny_plain_http_and_foreign_encryption(name, stacks):
         assert conditions(default_key) == {("StringEquals", sse): ["aws:kms"], ("Null", sse_key): ["true"]}
 
 
-def test_data_bucket_admits_only_granted_principals(name, stacks):
-    stack = stacks[name]
+def test_data_bucket_admits_only_granted_principals_break_glass_and_terraform(name, stacks):
+    env, stack = environment(name), stacks[name]
     found = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "data-bucket_bucket-policy")["policy"]))
     deny = found["DenyObjectAccessToOthers"]
-    assert deny["effect"] == "Deny" and "s3:GetObject" in deny["actions"]
+    arn = f"arn:{env.partition}:s3:::{env.data_bucket}"
+    assert deny["effect"] == "Deny" and deny["resources"] == [arn, f"{arn}/*"]
+    # Every object action and every listing: reading, writing, tagging, attributes, restoring.
+    for action in ("s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:RestoreObject",
+                   "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteObjectVersion"):
+        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in deny["actions"]), action
+    ci = [f"arn:{env.partition}:iam::{env.account_id}:role/{role}" for role in (env.names.apply_role, env.names.plan_role)
+          ] if env.github.repository else []
+    # Terraform reads the bucket with HeadBucket (s3:ListBucket): those who run it stay admitted.
     assert conditions(deny) == {("ArnNotEquals", "aws:PrincipalArn"): [
-        ref(stack, "aws_iam_role", "access_application-role", "arn")]}
+        *env.break_glass_arns, *env.deployer_arns, *ci, role_arn_ref(stack)]}
+
+
+def test_with_break_glass_no_one_else_deletes_trail_logs(name, stacks):
+    env, stack = environment(name), stacks[name]
+    found = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "trail-bucket_bucket-policy")["policy"]))
+    deny = found.get("DenyDeletionButBreakGlass")
+    if not env.break_glass_arns:
+        assert deny is None
+        return
+    assert deny["actions"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    assert deny["resources"] == [f"arn:{env.partition}:s3:::{env.trail_bucket}/AWSLogs/{env.account_id}/*"]
+    assert conditions(deny) == {("ArnNotEquals", "aws:PrincipalArn"): list(env.break_glass_arns)}
 
 
 # --- CloudTrail --------------------------------------------------------------------------------
@@ -220,8 +283,9 @@ def test_trail_bucket_policy_admits_cloudtrail_for_this_trail_only(name, stacks)
 def test_trail_delivers_to_an_encrypted_log_group_with_its_own_key(name, stacks):
     env, stack = environment(name), stacks[name]
     group = one(stack, "aws_cloudwatch_log_group", "audit-trail_log-group")
-    assert group == {"name": env.names.log_group, "retention_in_days": env.retention.log_group_days,
-                     "kms_key_id": ref(stack, "aws_kms_key", "alerting-key", "arn")}
+    assert {k: v for k, v in group.items() if k != "lifecycle"} == {
+        "name": env.names.log_group, "retention_in_days": env.retention.log_group_days,
+        "kms_key_id": ref(stack, "aws_kms_key", "alerting-key", "arn")}
     alerting = by_sid(statements(stack, one(stack, "aws_kms_key", "alerting-key")["policy"]))
     logs = alerting["AllowCloudWatchLogs"]
     assert principals(logs) == {"Service": [f"logs.{env.region}.{dns_suffix(env.partition)}"]}
@@ -273,15 +337,31 @@ def test_named_queries_come_from_the_sql_files(name, stacks):
 # --- IAM ---------------------------------------------------------------------------------------
 
 
-def test_application_role_trusts_services_and_mfa_sessions(name, stacks):
+def test_application_role_trusts_services_and_mfa_sessions_of_users(name, stacks):
     env, stack = environment(name), stacks[name]
     role = one(stack, "aws_iam_role", "access_application-role")
     assert role["name"] == env.names.role
     trust = by_sid(statements(stack, role["assume_role_policy"]))
     assert principals(trust["TrustServices"]) == {"Service": list(env.trusted_services)}
-    account = trust["TrustAccountWithMfa"]
-    assert principals(account) == {"AWS": [f"arn:{env.partition}:iam::{env.account_id}:root"]}
-    assert conditions(account) == {("Bool", "aws:MultiFactorAuthPresent"): ["true"]}
+    assert "condition" not in trust["TrustServices"]  # EC2 and Lambda send no source keys when they assume a role
+    people = trust["TrustAccountUsersWithMfa"]
+    assert principals(people) == {"AWS": [f"arn:{env.partition}:iam::{env.account_id}:root"]}
+    # The account stays the principal; only its IAM users (or those listed), never another role, may chain in.
+    users = list(env.analyst_user_arns) or [f"arn:{env.partition}:iam::{env.account_id}:user/*"]
+    assert conditions(people) == {("Bool", "aws:MultiFactorAuthPresent"): ["true"], ("ArnLike", "aws:PrincipalArn"): users}
+
+
+def test_the_trails_logs_role_trusts_cloudtrail_without_a_condition(name, stacks):
+    stack = stacks[name]
+    trust = by_sid(statements(stack, one(stack, "aws_iam_role", "audit-trail_logs-role")["assume_role_policy"]))
+    assert principals(trust["TrustCloudTrail"]) == {"Service": ["cloudtrail.amazonaws.com"]}
+    assert "condition" not in trust["TrustCloudTrail"]
+
+
+def test_an_access_analyzer_when_asked(name, stacks):
+    env, stack = environment(name), stacks[name]
+    analyzers = list(resources(stack, "aws_accessanalyzer_analyzer").values())
+    assert analyzers == ([{"analyzer_name": f"{name}-access-analyzer", "type": "ACCOUNT"}] if env.access_analyzer else [])
 
 
 def test_application_role_is_least_privilege(name, stacks):
@@ -297,6 +377,11 @@ def test_application_role_is_least_privilege(name, stacks):
     assert "cloudtrail:LookupEvents" in permissions["LookupCloudTrailEvents"]["actions"]
     assert permissions["ReadTrail"]["resources"] == [
         f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"]
+    key_statements = [st for st in permissions.values() if any(a.startswith("kms:") for a in st["actions"])]
+    assert key_statements and all(st["resources"] == [ref(stack, "aws_kms_key", "data-key", "arn")] for st in key_statements)
+    assert all(("StringEquals", "kms:ViaService") in conditions(st) for st in key_statements)  # never decrypt on all keys
+    data_actions = permissions["ReadWriteDataBucketObjects"]["actions"]
+    assert "s3:DeleteObject" in data_actions and "s3:DeleteObjectVersion" not in data_actions  # history is kept
     for statement in permissions.values():
         assert statement["effect"] == "Allow"
         assert not any(action.endswith(":*") or action == "*" for action in statement["actions"]), statement["sid"]
@@ -397,12 +482,19 @@ def test_bootstrap_creates_the_state_bucket_and_key_with_local_state(name, stack
     assert stacks[name]["terraform"]["backend"]["s3"]["kms_key_id"] in accepted
 
 
+PROTECTED_BUCKET_PARTS = [("aws_s3_bucket", ""), ("aws_s3_bucket_policy", "_bucket-policy"), ("aws_s3_bucket_versioning", "_versioning"),
+                          ("aws_s3_bucket_server_side_encryption_configuration", "_encryption"),
+                          ("aws_s3_bucket_public_access_block", "_public-access-block")]
+
+
 def test_guardrails_follow_production(name, stacks):
     env = environment(name)
     protected = {
-        name: [("aws_kms_key", "data-key"), ("aws_kms_key", "alerting-key"),
-               ("aws_s3_bucket", "data-bucket"), ("aws_s3_bucket", "trail-bucket")],
-        env.bootstrap_stack: [("aws_kms_key", "state-key"), ("aws_s3_bucket", "state-bucket")],
+        name: [("aws_kms_key", "data-key"), ("aws_kms_key", "alerting-key"), ("aws_cloudtrail", "audit-trail"),
+               ("aws_cloudwatch_log_group", "audit-trail_log-group"),
+               *[(rtype, f"{bucket}{suffix}") for bucket in ("data-bucket", "trail-bucket") for rtype, suffix in PROTECTED_BUCKET_PARTS]],
+        env.bootstrap_stack: [("aws_kms_key", "state-key"),
+                              *[(rtype, f"state-bucket{suffix}") for rtype, suffix in PROTECTED_BUCKET_PARTS]],
     }
     assert env.prevent_destroy is env.production
     assert env.key_deletion_window_days == (30 if env.production else 7)

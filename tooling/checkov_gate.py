@@ -141,17 +141,25 @@ def evaluate(stacks: list[str], scanned: dict[str, set[str]], failed: list[Findi
     return problems, accepted
 
 
-def main(argv: list[str]) -> int:
-    """`[--sarif PATH] [STACKS_DIR]`: the gate; with --sarif, also the findings as SARIF."""
+def parse_args(argv: list[str]) -> tuple[Path | None, Path]:
+    """`[--sarif PATH] [STACKS_DIR]` -> (SARIF path or None, stacks folder); ValueError on bad input."""
     sarif_path = None
     if argv[:1] == ["--sarif"]:
         if len(argv) < 2:
-            print("--sarif needs a file path", file=sys.stderr)
-            return 2
+            raise ValueError("--sarif needs a file path")
         sarif_path, argv = Path(argv[1]), argv[2:]
     stacks_dir = Path(argv[0]) if argv else ROOT / "cdktf.out" / "stacks"
     if not stacks_dir.is_dir():
-        print(f"{stacks_dir}: no such folder (run `make synth` first)", file=sys.stderr)
+        raise ValueError(f"{stacks_dir}: no such folder (run `make synth` first)")
+    return sarif_path, stacks_dir
+
+
+def main(argv: list[str]) -> int:
+    """`[--sarif PATH] [STACKS_DIR]`: the gate; with --sarif, also the findings as SARIF."""
+    try:
+        sarif_path, stacks_dir = parse_args(argv)
+    except ValueError as err:
+        print(err, file=sys.stderr)
         return 2
     stacks, scanned, failed = run_checkov(stacks_dir)
     allowlist = load_allowlist()

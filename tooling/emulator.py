@@ -24,13 +24,14 @@ from tooling.terraform import copy_stack, terraform
 
 HOST = "127.0.0.1"
 # Services the stacks use; each is sent to the emulator.
-SERVICES = ("athena", "cloudtrail", "cloudwatch", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
+SERVICES = ("accessanalyzer", "athena", "cloudtrail", "cloudwatch", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
 OVERRIDE_FILE = "emulator_override.tf.json"
 
 # Resources of the stacks that the emulator cannot create, each with the reason; they are left out
-# of the emulator copy only (by `-target`ing everything else), never faked. Empty: moto 5.2
-# accepts every resource type the stacks use.
-UNSUPPORTED_BY_EMULATOR: dict[str, str] = {}
+# on the emulator only (by `-target`ing everything else), never faked.
+UNSUPPORTED_BY_EMULATOR: dict[str, str] = {
+    "aws_accessanalyzer_analyzer": "moto 5.2 does not implement IAM Access Analyzer",
+}
 
 # Resource types the emulator creates but cannot delete, each with the reason. `destroy_stack`
 # drops them from the copy's state before `terraform destroy`; they stay in the emulator, which is
@@ -45,6 +46,14 @@ UNDELETABLE_BY_EMULATOR: dict[str, str] = {
 class Emulator:
     endpoint: str
     account_id: str
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` with every AWS endpoint pointed at the emulator (AWS_ENDPOINT_URL, which the
+        provider, the S3 backend and boto3 honour) and placeholder credentials: a service missing
+        from an override's endpoint list still never leaves loopback."""
+        keep = {k: v for k, v in base.items() if not k.startswith("AWS_")}
+        return {**keep, "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_EC2_METADATA_DISABLED": "true"}
 
     def boto3_client(self, service: str, region: str):
         import boto3  # noqa: PLC0415 - only tests and the demo need it
@@ -141,8 +150,9 @@ def write_override(stack_copy: Path, emulator: Emulator) -> Path:
 
 
 def target_args(stack_json: dict) -> list[str]:
-    """`-target` arguments for every resource the emulator supports, when some are unsupported."""
-    if not UNSUPPORTED_BY_EMULATOR:
+    """`-target` arguments for every resource the emulator supports, when the stack holds some it
+    does not (none otherwise: a plain run)."""
+    if not set(stack_json.get("resource", {})) & set(UNSUPPORTED_BY_EMULATOR):
         return []
     return [f"-target={rtype}.{name}" for rtype, by_name in stack_json.get("resource", {}).items()
             for name in by_name if rtype not in UNSUPPORTED_BY_EMULATOR]
@@ -215,6 +225,7 @@ def deploy_stack(stack_dir: Path, stack_copy: Path, emulator: Emulator, tf_env: 
     `apply` it; return its outputs. Raises with Terraform's output when a command fails."""
     copy_stack(stack_dir, stack_copy)
     write_override(stack_copy, emulator)
+    tf_env = emulator.environment(tf_env)
     terraform(["init", "-input=false"], stack_copy, tf_env)
     terraform(["apply", "-auto-approve", "-input=false", *target_args(stack_json(stack_copy))], stack_copy, tf_env)
     return stack_outputs(stack_copy, tf_env)

@@ -38,6 +38,7 @@ EMULATOR_LIMITS = (
     "Athena queries report success without running; no alarm fires, no e-mail is sent",
     "IAM is not evaluated: a missing permission shows only on a real account",
     "named queries cannot be deleted (no DeleteNamedQuery): `make down` drops them from the state first",
+    *(f"{rtype} is left out (-target): {why}" for rtype, why in moto.UNSUPPORTED_BY_EMULATOR.items()),
 )
 
 
@@ -103,16 +104,21 @@ class LocalDeployment:
     def _stacks(self) -> tuple[str, str]:
         return self.env.bootstrap_stack, self.env.name
 
+    def _targets(self, stack: str, target: str) -> list[str]:
+        """On the emulator, `-target`s that leave out what it cannot create (UNSUPPORTED_BY_EMULATOR)."""
+        return moto.target_args(moto.stack_json(self.stacks_dir / stack)) if target == "emulator" else []
+
     def up(self) -> dict[str, object]:
         """Apply the bootstrap, then the environment; return the environment stack's outputs."""
         emulator, _ = self.start()
         variables = self.emulator_variables(emulator)
         bootstrap, main = self._stacks()
-        terraform(["apply", "-auto-approve", "-input=false"], self.stacks_dir / bootstrap, self._init(bootstrap, "emulator", variables))
+        terraform(["apply", "-auto-approve", "-input=false", *self._targets(bootstrap, "emulator")], self.stacks_dir / bootstrap,
+                  self._init(bootstrap, "emulator", variables))
         # moto would answer Terraform's HeadObject on the state with 403 under this policy (EMULATOR_LIMITS).
         emulator.boto3_client("s3", self.env.state.region).delete_bucket_policy(Bucket=self.env.state.bucket)
         tf_env = self._init(main, "emulator", variables)
-        terraform(["apply", "-auto-approve", "-input=false"], self.stacks_dir / main, tf_env)
+        terraform(["apply", "-auto-approve", "-input=false", *self._targets(main, "emulator")], self.stacks_dir / main, tf_env)
         result = terraform(["output", "-json"], self.stacks_dir / main, tf_env)
         return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
@@ -146,7 +152,8 @@ class LocalDeployment:
         for stack in stacks:
             tf_env = self._init(stack, target, variables)
             plan_file = self.state_dir / target / f"{stack}.tfplan"
-            args = ["plan", "-input=false", f"-out={plan_file}", *(["-detailed-exitcode"] if detailed else [])]
+            args = ["plan", "-input=false", f"-out={plan_file}", *(["-detailed-exitcode"] if detailed else []),
+                    *self._targets(stack, target)]
             result = terraform(args, self.stacks_dir / stack, tf_env, check=False)
             if result.returncode not in ((0, 2) if detailed else (0,)):
                 raise RuntimeError(f"terraform plan of {stack} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
