@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Synthesize one Terraform stack per environment, plus its state bootstrap stack.
 
-Every `environments/*.toml` and the alarm definitions are validated before anything of cdktf is
+Every `environments/*.toml` and the alarm and rule definitions are validated before anything of cdktf is
 imported: bad input ends with one line per problem on stderr, exit status 2, and nothing written.
 A construct that refuses its input or breaks a rule of the rule pack (`modules/guardrails.py`)
 ends the synth with the construct's path and the rule's id, exit status 1, nothing written. When
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from environments.config import ConfigError, load_environments
-from modules.alarms import load_alarm_definitions
+from modules.alarms import load_all_definitions
 
 HERE = Path(__file__).resolve().parent
 # What cdktf says when a rule or a construct's own check fails the synth.
@@ -35,7 +35,7 @@ def main() -> int:
     only = [n.strip() for n in os.environ.get("PLATFORM_ONLY", "").split(",") if n.strip()]
     try:
         envs = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", HERE / "environments")), only)
-        load_alarm_definitions()
+        load_all_definitions()
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)

@@ -29,7 +29,8 @@ from modules import naming
 
 REQUIRED = object()
 # What each bucket of an environment is called after `company_prefix`.
-BUCKET_SUFFIXES = {"data": "encrypted-data", "results": "athena-results", "trail": "cloudtrail-logs"}
+BUCKET_SUFFIXES = {"data": "encrypted-data", "results": "athena-results", "trail": "cloudtrail-logs", "access_logs": "access-logs"}
+OBJECT_LOCK_MODES = ("", "GOVERNANCE", "COMPLIANCE")
 
 
 def bucket_name(company_prefix: str, role: str) -> str:
@@ -92,6 +93,13 @@ class Names:
     log_group: str = setting("CloudWatch Logs group that receives the trail.", "/aws/cloudtrail/s3-data-activity-trail",
                              check=naming.log_group_name_problem)
     alarm_topic: str = setting("SNS topic the alarms notify.", "security-alarms", check=naming.topic_name_problem)
+    audit_path_topic: str = setting("SNS topic, encrypted with the data key, that hears when the audit path is blinded.",
+                                    "audit-path-alarms", check=naming.topic_name_problem)
+    audit_path_rules: str = setting("Prefix of the EventBridge rules that watch the audit path (`<prefix>-<rule>`).",
+                                    check=naming.event_rule_prefix_problem, derive=lambda env, v: f"{env}-audit-path",
+                                    default_doc="`<env>-audit-path`")
+    dashboard: str = setting("CloudWatch dashboard of the environment.", check=naming.dashboard_name_problem,
+                             derive=lambda env, v: f"{env}-audit", default_doc="`<env>-audit`")
     plan_role: str = setting("Role the CI plan jobs assume (made by the bootstrap when `github.repository` is set).",
                              check=naming.iam_name_problem("role"), derive=lambda env, v: f"{env}-terraform-plan",
                              default_doc="`<env>-terraform-plan`")
@@ -123,6 +131,7 @@ class Retention:
                                           check=naming.positive_days)
     log_group_days: int = setting("CloudWatch Logs retention of the trail's log group (a value AWS accepts).", 365,
                                   check=naming.log_retention_problem)
+    access_log_days: int = setting("Days before an S3 server access log expires.", 365, check=naming.positive_days)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +144,29 @@ class AthenaConfig:
         "Regions the CloudTrail table's region projection covers.", check=naming.each(naming.region_problem),
         derive=lambda env, v: naming.enabled_regions(naming.partition_of(v["region"])),
         default_doc="the regions enabled by default in the region's partition")
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditConfig:
+    access_logs: bool = setting("S3 server access logging of every bucket into an access-log bucket of the account and "
+                                "region (CIS 3.4, CloudTrail.7, S3.9).", True)
+    all_buckets_data_events: bool = setting("Object-level data events for every bucket of the account, not only the data "
+                                            "bucket (CIS 3.8, 3.9; billed per event); never the trail and access-log buckets.",
+                                            False)
+    insights: bool = setting("CloudTrail Insights on API call and error rates (billed per event analysed).",
+                             derive=lambda env, v: v["production"], default_doc="`production`")
+    object_lock_mode: str = setting("Object Lock on the trail bucket: GOVERNANCE, COMPLIANCE, or empty for none.",
+                                    check=lambda v: None if v in OBJECT_LOCK_MODES else f"must be one of {OBJECT_LOCK_MODES}, got {v!r}",
+                                    derive=lambda env, v: "GOVERNANCE" if v["production"] else "",
+                                    default_doc="`\"GOVERNANCE\"` in production, else none")
+    object_lock_days: int = setting("Days each trail log version is locked (with `object_lock_mode`).", 365,
+                                    check=naming.positive_days)
+    request_metrics: bool = setting("S3 request metrics of the data bucket for the dashboard (billed per metric).",
+                                    derive=lambda env, v: v["production"], default_doc="`production`")
+    data_key_calls_per_hour: int = setting("Alarm when the data key is called more often than this in an hour.", 1000,
+                                           check=naming.int_range(1))
+    athena_bytes_per_hour: int = setting("Alarm when the workgroup's queries scan more bytes than this in an hour.",
+                                         10 * 1024**3, check=naming.int_range(1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,6 +220,7 @@ class Environment:
     names: Names
     retention: Retention
     athena: AthenaConfig
+    audit: AuditConfig
     github: GitHubConfig
 
     @property
@@ -197,6 +230,15 @@ class Environment:
     data_bucket = property(lambda self: bucket_name(self.company_prefix, "data"))
     results_bucket = property(lambda self: bucket_name(self.company_prefix, "results"))
     trail_bucket = property(lambda self: bucket_name(self.company_prefix, "trail"))
+    access_log_bucket = property(lambda self: bucket_name(self.company_prefix, "access_logs"))
+
+    @property
+    def state_access_log_bucket(self) -> str | None:
+        """The bootstrap's own access-log bucket, when the state bucket lives in another region
+        (S3 delivers access logs only to a bucket of the same region)."""
+        if not self.audit.access_logs or self.state.region == self.region:
+            return None
+        return f"{self.state.bucket}-access-logs"
 
     @property
     def access_analyzer_name(self) -> str:
@@ -216,6 +258,8 @@ class Environment:
         acct, region = self.account_id, self.region
         return [
             *[(("S3 bucket",), bucket, "company_prefix") for bucket in (self.data_bucket, self.results_bucket, self.trail_bucket)],
+            *([(("S3 bucket",), self.access_log_bucket, "company_prefix")] if self.audit.access_logs else []),
+            *([(("S3 bucket",), self.state_access_log_bucket, "state.bucket")] if self.state_access_log_bucket else []),
             (("S3 bucket",), self.state.bucket, "state.bucket"),
             (("IAM role", acct), self.names.role, "names.role"),
             (("IAM role", acct), self.names.trail_logs_role, "names.trail"),
@@ -234,6 +278,9 @@ class Environment:
             (("Glue database", acct, region), self.names.database, "names.database"),
             (("log group", acct, region), self.names.log_group, "names.log_group"),
             (("SNS topic", acct, region), self.names.alarm_topic, "names.alarm_topic"),
+            (("SNS topic", acct, region), self.names.audit_path_topic, "names.audit_path_topic"),
+            (("CloudWatch dashboard", acct), self.names.dashboard, "names.dashboard"),
+            (("EventBridge rule prefix", acct, region), self.names.audit_path_rules, "names.audit_path_rules"),
         ]
 
 
@@ -282,8 +329,24 @@ def _principals_in_the_account(values: dict[str, Any]) -> Iterator[tuple[str, st
             yield key, f"names principals outside account {account}: {', '.join(outside)}"
 
 
+def _logs_outlive_their_lock(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    audit, retention = values["audit"], values["retention"]
+    if audit.get("object_lock_mode") and "object_lock_days" in audit and "trail_logs_expire_days" in retention \
+            and retention["trail_logs_expire_days"] < audit["object_lock_days"]:
+        yield ("retention.trail_logs_expire_days", f"must be at least audit.object_lock_days ({audit['object_lock_days']}): "
+               "a locked log version cannot expire before its lock does")
+
+
+def _state_access_log_bucket_is_valid(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    state = values["state"]
+    elsewhere = values["audit"].get("access_logs") and "bucket" in state and state.get("region") not in (None, values.get("region"))
+    if elsewhere and (problem := naming.bucket_name_problem(f"{state['bucket']}-access-logs")):
+        yield "state.bucket", f"makes an invalid access-log bucket name for the state region: {problem}"
+
+
 CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _production_keeps_its_protection,
-                _break_glass_needs_deployers, _principals_in_the_account)
+                _break_glass_needs_deployers, _principals_in_the_account, _logs_outlive_their_lock,
+                _state_access_log_bucket_is_valid)
 
 
 # --- loading ----------------------------------------------------------------------------------

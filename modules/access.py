@@ -57,7 +57,7 @@ class Access(Construct):
                                       principals={"Service": list(trusted_services)}))
         self.role = Role(self, "application-role", name=role_name, trust=trust,
                          description="Processes the encrypted data and queries the CloudTrail logs")
-        self.group = Group(self, "analysts-group", name=group_name)
+        self.group = Group(self, "analysts-group", name=group_name, member_arns=people)
         analysts = self.group.grantee
         analysts.allow(f"Assume{self.role.grantee.name}WithMfa", ["sts:AssumeRole"], [self.role.arn], MFA_PRESENT)
         user_arn = context.arn("iam", "user/$${aws:username}")  # an IAM policy variable, not Terraform's

@@ -1,5 +1,10 @@
 """A multi-region CloudTrail trail with log file validation, KMS-encrypted logs in its own bucket,
-S3 data events for the buckets it is told to watch, and delivery into CloudWatch Logs.
+S3 data events through advanced event selectors, optional Insights, and delivery into CloudWatch
+Logs.
+
+Data events are never recorded for the trail's own bucket nor for the buckets it is told to
+exclude (the access-log bucket): each write there would be an event that is itself written
+there, a delivery loop billed per event.
 
 CreateTrail checks that the bucket policy and the key policy already admit CloudTrail, while both
 policies must name the trail. The trail's ARN is therefore built from its known parts rather than
@@ -29,6 +34,10 @@ class AuditTrail(Construct):
     - bucket: the SecureBucket that receives the logs (required).
     - key: the EncryptionKey of the log files (required).
     - watched_buckets: SecureBuckets whose object-level calls are recorded as data events (default none).
+    - all_buckets_data_events: record object-level calls on every bucket of the account instead,
+      but `bucket` and `excluded_buckets` (CIS 3.8, 3.9; default False).
+    - excluded_buckets: SecureBuckets never recorded, like `bucket` (default none).
+    - insights: CloudTrail Insights on the API call rate and the API error rate (default False).
     - log_group_name, log_group_key, log_retention_days: the CloudWatch Logs group the trail also
       delivers to, its key (keep it apart from `key`, so that disabling one key cannot silence the
       alarm about it), and its retention (required).
@@ -40,8 +49,12 @@ class AuditTrail(Construct):
 
     def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket, key: EncryptionKey,
                  log_group_name: str, log_group_key: EncryptionKey, log_retention_days: int, logs_role_name: str,
-                 watched_buckets: Sequence[SecureBucket] = (), prevent_destroy: bool = False) -> None:
+                 watched_buckets: Sequence[SecureBucket] = (), all_buckets_data_events: bool = False,
+                 excluded_buckets: Sequence[SecureBucket] = (), insights: bool = False, prevent_destroy: bool = False) -> None:
         super().__init__(scope, id)
+        never_recorded = [bucket, *excluded_buckets]
+        if looped := [b.name for b in watched_buckets if any(b is n for n in never_recorded)]:
+            raise ValueError(f"{self.node.path}: data events of {', '.join(looped)} would be written where they happen")
         context = AwsContext.of(self)
         cloudtrail_principal = context.service_principal("cloudtrail")
         self.name = name
@@ -99,14 +112,30 @@ class AuditTrail(Construct):
             enable_logging=True,
             cloud_watch_logs_group_arn=f"{self.log_group.arn}:*",
             cloud_watch_logs_role_arn=context.arn("iam", f"role/{self.logs_role.policy.role}"),
-            event_selector=[cloudtrail.CloudtrailEventSelector(
-                read_write_type="All",
-                include_management_events=True,
-                data_resource=[cloudtrail.CloudtrailEventSelectorDataResource(
-                    type="AWS::S3::Object", values=[f"{watched.arn}/" for watched in watched_buckets])],
-            )] if watched_buckets else None,
+            advanced_event_selector=self._selectors(watched_buckets, all_buckets_data_events, never_recorded),
+            insight_selector=[cloudtrail.CloudtrailInsightSelector(insight_type=kind)
+                              for kind in ("ApiCallRateInsight", "ApiErrorRateInsight")] if insights else None,
             lifecycle=protect,
         )
+
+    @staticmethod
+    def _selectors(watched: Sequence[SecureBucket], all_buckets: bool,
+                   never_recorded: Sequence[SecureBucket]) -> list[cloudtrail.CloudtrailAdvancedEventSelector]:
+        """Every management event (read and write: Insights on the error rate needs both); S3 object
+        events of the watched buckets, or of every bucket but those never recorded."""
+        field = cloudtrail.CloudtrailAdvancedEventSelectorFieldSelector
+        selectors = [cloudtrail.CloudtrailAdvancedEventSelector(
+            name="Management events", field_selector=[field(field="eventCategory", equal_to=["Management"])])]
+        objects = [field(field="eventCategory", equal_to=["Data"]), field(field="resources.type", equal_to=["AWS::S3::Object"])]
+        if all_buckets:
+            selectors.append(cloudtrail.CloudtrailAdvancedEventSelector(
+                name="S3 objects of every bucket but the log buckets",
+                field_selector=[*objects, field(field="resources.ARN", not_starts_with=[f"{b.arn}/" for b in never_recorded])]))
+        elif watched:
+            selectors.append(cloudtrail.CloudtrailAdvancedEventSelector(
+                name="S3 objects of the watched buckets",
+                field_selector=[*objects, field(field="resources.ARN", starts_with=[f"{b.arn}/" for b in watched])]))
+        return selectors
 
     def grant_read_logs(self, grantee: Grantee) -> None:
         """Read the log files: the bucket below the log prefix, and the key through S3 for files

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the context itself is plain data: no jsii runtime to load
     from constructs import IConstruct
 
 # Services whose ARNs have no region (IAM) or neither region nor account (S3 buckets).
-_GLOBAL_ARNS = {"iam": ("", None), "s3": ("", "")}
+_GLOBAL_ARNS = {"iam": ("", None), "sts": ("", None), "s3": ("", "")}
 _ATTRIBUTE = "_aws_context"
 
 

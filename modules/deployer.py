@@ -29,6 +29,7 @@ SCOPE_SIDS = {
     "trail": "ManageTrail", "log_group": "ManageLogGroup", "alarms": "ManageAlarms", "topic": "ManageAlarmTopic",
     "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog", "oidc_provider": "ManageGitHubOidcProvider",
     "analyzer": "ManageAccessAnalyzer", "analyzer_role": "CreateAccessAnalyzerServiceRole",
+    "event_rules": "ManageAuditPathRules", "dashboard": "ManageDashboard",
 }
 
 
@@ -54,6 +55,8 @@ def scope_arns(env: Environment, scope: str) -> list[str]:
     here, state = AwsContext(env.account_id, env.region), AwsContext(env.account_id, env.state.region)
     names = env.names
     buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
+    buckets += [env.access_log_bucket] if env.audit.access_logs else []
+    access_logs_of_state = [state.arn("s3", env.state_access_log_bucket)] if env.state_access_log_bucket else []
     key_ids = sorted({context.arn("kms", "key/*") for context in (here, state)})
     state_object, lock_object = f"{env.state.bucket}/{env.state.key}", f"{env.state.bucket}/{env.state.key}.tflock"
     scopes = {
@@ -62,7 +65,7 @@ def scope_arns(env: Environment, scope: str) -> list[str]:
         "state_read": [state.arn("s3", env.state.bucket), state.arn("s3", state_object)],
         "state_lock": [state.arn("s3", lock_object)],
         "state_key": [state.arn("kms", "key/*")],
-        "buckets": [here.arn("s3", bucket) for bucket in buckets],
+        "buckets": [here.arn("s3", bucket) for bucket in buckets] + access_logs_of_state,
         "keys": key_ids,
         "aliases": [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias),
                     state.arn("kms", names.state_key_alias), *key_ids],
@@ -75,7 +78,10 @@ def scope_arns(env: Environment, scope: str) -> list[str]:
         "trail": [here.arn("cloudtrail", f"trail/{names.trail}")],
         "log_group": [here.arn("logs", f"log-group:{names.log_group}"), here.arn("logs", f"log-group:{names.log_group}:*")],
         "alarms": [here.arn("cloudwatch", "alarm:*")],
-        "topic": [here.arn("sns", names.alarm_topic), here.arn("sns", f"{names.alarm_topic}:*")],
+        "topic": [here.arn("sns", topic) + suffix for topic in (names.alarm_topic, names.audit_path_topic)
+                  for suffix in ("", ":*")],
+        "event_rules": [here.arn("events", f"rule/{names.audit_path_rules}-*")],
+        "dashboard": [here.arn("cloudwatch", f"dashboard/{names.dashboard}", region="")],  # dashboards are global
         "workgroup": [here.arn("athena", f"workgroup/{names.workgroup}")],
         # DeleteDatabase also needs the database's functions (Glue developer guide: resource-level permissions).
         "catalog": [here.arn("glue", "catalog"), here.arn("glue", f"database/{names.database}"),

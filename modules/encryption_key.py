@@ -53,7 +53,8 @@ class EncryptionKey(Construct):
     - deployer_arns: the principals that run Terraform; with break-glass set, they and break-glass
       alone may change the key policy (default: none).
 
-    Exposes `name` (the alias), `arn`, `alias_arn` and `resource` (the `aws_kms_key`).
+    Exposes `name` (the alias), `arn`, `alias_arn`, `resource` (the `aws_kms_key`) and
+    `granted_identities` (the callers granted use of the key, as CloudTrail records them).
     """
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str, admin_arns: Sequence[str] = (),
@@ -96,6 +97,7 @@ class EncryptionKey(Construct):
         kms_alias.KmsAlias(self, "alias", name=alias, target_key_id=self.resource.key_id)
         self.name = alias
         self.alias_arn = context.arn("kms", alias)
+        self.granted_identities: list[str] = []  # as CloudTrail records the callers granted the key
 
     def allow(self, statement: Statement) -> None:
         """Add a statement to the key policy (resources default to the key itself: "*")."""
@@ -114,6 +116,7 @@ class EncryptionKey(Construct):
         for operator, by_key in (conditions or {}).items():
             merged[operator] = {**merged.get(operator, {}), **by_key}
         grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)
+        self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
         if grantee.principal_arn:
             self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
                                  principals={"AWS": [grantee.principal_arn]}, conditions=merged))

@@ -69,6 +69,11 @@ def _bucket_is_secure(node: IConstruct, facts: StackFacts) -> Iterator[str]:
         yield "an aws_s3_bucket made outside SecureBucket lacks its encryption, TLS and access block"
 
 
+def _bucket_uses_kms(node: IConstruct, facts: StackFacts) -> Iterator[str]:
+    if isinstance(node, SecureBucket) and node.key is None:
+        yield "default encryption is SSE-S3, not SSE-KMS with a customer managed key"
+
+
 def _policy_is_a_document(node: IConstruct, facts: StackFacts) -> Iterator[str]:
     if isinstance(node, data_aws_iam_policy_document.DataAwsIamPolicyDocument) and \
             not isinstance(node.node.scope, PolicyDocument):
@@ -131,6 +136,8 @@ def _protected_in_production(node: IConstruct, facts: StackFacts) -> Iterator[st
 
 RULES: tuple[Rule, ...] = (
     Rule("SecureBucketsOnly", "Every S3 bucket is a SecureBucket.", _bucket_is_secure),
+    Rule("BucketsUseKms", "Every bucket encrypts with a customer managed KMS key (the seed's \"at rest: SSE-KMS\").",
+         _bucket_uses_kms),
     Rule("PolicyDocumentsOnly", "Every policy is built by PolicyDocument, so the policy rules see it.",
          _policy_is_a_document),
     Rule("NoOpenPrincipal", "No Allow statement names principal '*' without a condition.",

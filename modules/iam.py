@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from modules.aws import iam_group, iam_group_policy, iam_role, iam_role_policy
+from modules.context import AwsContext
 from modules.naming import iam_name_problem
 from modules.policy import Grantee, PolicyDocument, Statement, sid_part
 from modules.validation import check_input
@@ -41,18 +42,21 @@ class Role(Construct):
         self.policy = iam_role_policy.IamRolePolicy(self, "policy", name=f"{name}-permissions", role=self.resource.id,
                                                     policy=self.permissions.json)
         self.arn = self.resource.arn
-        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn)
+        sessions = AwsContext.of(self).arn("sts", f"assumed-role/{name}/*")  # a role's calls are its sessions'
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn, identities=[sessions])
 
 
 class Group(Construct):
     """Inputs:
     - name: the group name (required; checked against IAM's rules).
+    - member_arns: the users (or `user/*` patterns) who are members, as CloudTrail records their
+      calls (default none).
 
     Exposes `name`, `arn`, `grantee` and `resource` (the `aws_iam_group`). A group cannot be
     named in a resource policy, so its grantee has no principal ARN.
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, member_arns: Sequence[str] = ()) -> None:
         super().__init__(scope, id)
         check_input(self, "name", name, iam_name_problem("group"))
         self.name = name
@@ -61,4 +65,4 @@ class Group(Construct):
         self.permissions = PolicyDocument(self, "permissions")
         iam_group_policy.IamGroupPolicy(self, "policy", name=f"{name}-permissions", group=self.resource.name,
                                         policy=self.permissions.json)
-        self.grantee = Grantee(name=sid_part(name), policy=self.permissions)
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, identities=member_arns)

@@ -16,11 +16,10 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-import jsii
-from cdktf import Aspects, IAspect
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from modules.aws import data_aws_iam_policy_document as doc
+from modules.rendering import at_synth
 
 # Condition operator -> context key -> accepted values.
 Conditions = Mapping[str, Mapping[str, Sequence[str]]]
@@ -74,19 +73,6 @@ class Statement:
         )
 
 
-@jsii.implements(IAspect)
-class _RenderStatements:
-    """Hands a document's statements to its data source once, at synth, after every grant: one
-    call into the jsii runtime per document instead of one per statement added."""
-
-    def __init__(self, document: PolicyDocument) -> None:
-        self._document = document
-
-    def visit(self, node: IConstruct) -> None:
-        if node is self._document:
-            node.render()
-
-
 class PolicyDocument(Construct):
     """A policy document that grows as statements are added; `json` is its rendered text."""
 
@@ -94,7 +80,9 @@ class PolicyDocument(Construct):
         super().__init__(scope, id)
         self._statements: list[Statement] = []
         self._data = doc.DataAwsIamPolicyDocument(self, "document")
-        Aspects.of(self).add(_RenderStatements(self))
+        # Rendered once, at synth, after every grant: one call into the jsii runtime per document
+        # instead of one per statement added.
+        at_synth(self, self.render)
         for statement in statements:
             self.add(statement)
 
@@ -130,6 +118,9 @@ class Grantee:
     name: str
     policy: PolicyDocument
     principal_arn: str | None = None
+    # How CloudTrail records this grantee's calls, as `userIdentity.arn` values (`*` wildcards as
+    # in metric filter patterns): alarms on a key tell the granted callers from the others.
+    identities: Sequence[str] = ()
 
     def allow(self, sid: str, actions: Sequence[str], resources: Sequence[str],
               conditions: Conditions | None = None) -> None:

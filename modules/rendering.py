@@ -6,11 +6,18 @@ that both formats carry the same value (the export to plain Terraform renders HC
   with `format()` over a raw template instead (`with_references`).
 - A multi-line string becomes a heredoc in HCL, which adds a final newline: drop one there
   (`multiline`).
+
+And values assembled from what other constructs ask for are set once, at synth, after every
+grant (`at_synth`).
 """
 
 from __future__ import annotations
 
-from cdktf import App, Fn
+import hashlib
+from collections.abc import Callable
+
+import jsii
+from cdktf import App, Aspects, Fn, IAspect
 from constructs import IConstruct
 
 
@@ -30,3 +37,26 @@ def multiline(construct: IConstruct, text: str) -> str:
     if not text.endswith("\n"):
         raise ValueError(f"{construct.node.path}: multi-line text must end with a newline (HCL heredocs always do)")
     return text[:-1] if renders_hcl(construct) else text
+
+
+@jsii.implements(IAspect)
+class _AtSynth:
+    def __init__(self, construct: IConstruct, callback: Callable[[], None]) -> None:
+        self._construct, self._callback = construct, callback
+
+    def visit(self, node: IConstruct) -> None:
+        if node is self._construct:
+            self._callback()
+
+
+def at_synth(construct: IConstruct, callback: Callable[[], None]) -> None:
+    """Run `callback` when the synth visits `construct`: after the whole app is built, so that it
+    sees every grant. It must set the same values however often it runs."""
+    Aspects.of(construct).add(_AtSynth(construct, callback))
+
+
+def former_logical_id(path: str) -> str:
+    """The logical id cdktf gave a resource at construct `path` (below the stack), for `moved`
+    blocks: the path's parts joined by '_', then the first 8 hex digits of the MD5 of the path."""
+    digest = hashlib.md5(path.encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    return f"{path.replace('/', '_')}_{digest}"

@@ -12,16 +12,20 @@ from constructs import Construct
 
 from environments.config import Environment
 from modules.access import Access, AccessAnalyzer
+from modules.alert_topic import AlertTopic
 from modules.analytics import Analytics
+from modules.audit_path import AuditPath
 from modules.audit_trail import AuditTrail
 from modules.aws import provider
 from modules.context import AwsContext
+from modules.dashboard import Dashboard, Widget
 from modules.deployer import deploy_policy, plan_policy
 from modules.encryption_key import EncryptionKey
 from modules.github_oidc import GitHubDeployRoles
+from modules.guardrails import suppress
 from modules.monitoring import Monitoring
 from modules.rendering import renders_hcl
-from modules.secure_bucket import PROTECTED_PARTS, LifecycleRule, SecureBucket, Transition
+from modules.secure_bucket import PROTECTED_PARTS, LifecycleRule, ObjectLock, SecureBucket, Transition, log_access
 from modules.terraform_settings import (
     AWS_PROVIDER_VERSION,
     BOOTSTRAP_STATE_DIR,
@@ -29,6 +33,9 @@ from modules.terraform_settings import (
     TERRAFORM_VERSION,
     s3_backend,
 )
+
+# Days a deleted or overwritten access log is kept before S3 removes it for good.
+NONCURRENT_ACCESS_LOG_DAYS = 30
 
 
 class EnvironmentStack(TerraformStack):
@@ -39,11 +46,10 @@ class EnvironmentStack(TerraformStack):
     must carry `prevent_destroy` in production; the rule pack checks them on every synth.
     """
 
-    protected: tuple[str, ...] = ()
-
     def __init__(self, scope: Construct, id: str, env: Environment, region: str) -> None:
         super().__init__(scope, id)
         self.env = env
+        self.protected: list[str] = []
         self.context = AwsContext(env.account_id, region).attach(self)
         provider.AwsProvider(
             self, "aws", region=region, allowed_account_ids=[env.account_id],
@@ -75,6 +81,29 @@ class EnvironmentStack(TerraformStack):
                              deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy,
                              break_glass_arns=env.break_glass_arns, deployer_arns=self.deployers)
 
+    def protect_bucket(self, id: str) -> None:
+        """Put the bucket made under `id` and its protective parts on the protected list."""
+        self.protected += [f"{id}/{part}" for part in PROTECTED_PARTS]
+
+    def access_log_bucket(self, id: str, name: str) -> SecureBucket:
+        """The bucket S3 server access logs of this account and region go to: SSE-S3, since S3
+        delivers access logs to no other kind (S3 user guide, "Enabling Amazon S3 server access
+        logging"); private and TLS-only like every bucket; logs expire after retention.access_log_days
+        and only break-glass deletes them sooner."""
+        env = self.env
+        bucket = SecureBucket(
+            self, id, name=name, key=None, prevent_destroy=env.prevent_destroy,
+            incomplete_upload_days=env.retention.incomplete_upload_days,
+            lifecycle_rules=[LifecycleRule(id="expire-access-logs", expire_days=env.retention.access_log_days,
+                                           noncurrent_expire_days=NONCURRENT_ACCESS_LOG_DAYS)],
+        )
+        suppress(bucket, "BucketsUseKms", "S3 server access logs are delivered only to a bucket with SSE-S3 "
+                 "default encryption; the logs hold request metadata, not the data")
+        if env.break_glass_arns:
+            bucket.deny_deletion("", env.break_glass_arns)
+        self.protect_bucket(id)
+        return bucket
+
     def outputs(self, values: dict[str, str]) -> None:
         for name, value in values.items():
             TerraformOutput(self, name, value=value)
@@ -93,12 +122,14 @@ class EnvironmentStack(TerraformStack):
 class BootstrapStack(EnvironmentStack):
     """The environment's state bucket and its key, and, with `github.repository`, the roles the
     workflows assume to plan and apply `deploys` (the environment's stack); its own state stays
-    local, applied by an administrator."""
-
-    protected = ("state-key/key", *(f"state-bucket/{part}" for part in PROTECTED_PARTS))
+    local, applied by an administrator. The state bucket's access logs go to the environment
+    stack's access-log bucket, or, when the state lives in another region (S3 delivers access logs
+    only within a region), to a bucket of the bootstrap's own."""
 
     def __init__(self, scope: Construct, env: Environment, deploys: EnvironmentStack | None = None) -> None:
         super().__init__(scope, env.bootstrap_stack, env, env.state.region)
+        self.protected += ["state-key/key"]
+        self.protect_bucket("state-bucket")
         LocalBackend(self, path=EXPORTED_BOOTSTRAP_STATE if self.renders_hcl else f"{BOOTSTRAP_STATE_DIR}/{env.name}.tfstate")
         key = self.key("state-key", env.names.state_key_alias, f"Encrypts the Terraform state of environment {env.name}")
         bucket = SecureBucket(
@@ -108,6 +139,8 @@ class BootstrapStack(EnvironmentStack):
                                            noncurrent_expire_days=env.retention.state_noncurrent_version_days)],
         )
         outputs = {"state_bucket": bucket.name, "state_key_arn": key.arn}
+        if env.state_access_log_bucket:
+            bucket.log_access_to(self.access_log_bucket("access-log-bucket", env.state_access_log_bucket))
         if env.github.repository and deploys is not None:
             types = deploys.terraform_types()
             roles = GitHubDeployRoles(
@@ -122,12 +155,12 @@ class BootstrapStack(EnvironmentStack):
 class PlatformStack(EnvironmentStack):
     """Every resource of the environment; state in the bootstrap's bucket."""
 
-    protected = ("data-key/key", "alerting-key/key", "audit-trail/trail", "audit-trail/log-group",
-                 *(f"{bucket}/{part}" for bucket in ("data-bucket", "trail-bucket") for part in PROTECTED_PARTS))
-
     def __init__(self, scope: Construct, env: Environment) -> None:
         super().__init__(scope, env.name, env, env.region)
-        names, retention = env.names, env.retention
+        names, retention, audit = env.names, env.retention, env.audit
+        self.protected += ["data-key/key", "alerting-key/key", "audit-trail/trail", "audit-trail/log-group"]
+        self.protect_bucket("data-bucket")
+        self.protect_bucket("trail-bucket")
         settings = s3_backend(env)
         backend = S3Backend(self, **{k: v for k, v in settings.items() if k != "use_lockfile"})
         backend.add_override("use_lockfile", settings["use_lockfile"])  # S3Backend has no argument for it yet
@@ -160,6 +193,7 @@ class PlatformStack(EnvironmentStack):
         trail_bucket = SecureBucket(
             self, "trail-bucket", name=env.trail_bucket, prevent_destroy=env.prevent_destroy,
             kms_enforced_prefix=f"AWSLogs/{self.context.account}/CloudTrail/",
+            object_lock=ObjectLock(audit.object_lock_mode, audit.object_lock_days) if audit.object_lock_mode else None,
             lifecycle_rules=[LifecycleRule(
                 id="age-out-logs", expire_days=retention.trail_logs_expire_days,
                 noncurrent_expire_days=retention.trail_noncurrent_version_days,
@@ -168,10 +202,21 @@ class PlatformStack(EnvironmentStack):
             )],
             **bucket_settings,
         )
+        if audit.object_lock_mode:
+            self.protected.append("trail-bucket/object-lock")
         if env.break_glass_arns:  # log files and digests: no one but break-glass deletes them
             trail_bucket.deny_deletion(f"AWSLogs/{self.context.account}/", env.break_glass_arns)
+        access_logs = self.access_log_bucket("access-log-bucket", env.access_log_bucket) if audit.access_logs else None
+        if access_logs:
+            for bucket in (data_bucket, results_bucket, trail_bucket):
+                bucket.log_access_to(access_logs)
+            if env.state_access_log_bucket is None:  # the state bucket is of this region: its logs come here
+                log_access(self, "state-bucket-access-logging", source=env.state.bucket,
+                           source_name=env.state.bucket, target=access_logs)
         trail = AuditTrail(
             self, "audit-trail", name=names.trail, bucket=trail_bucket, key=data_key, watched_buckets=[data_bucket],
+            all_buckets_data_events=audit.all_buckets_data_events, excluded_buckets=[access_logs] if access_logs else [],
+            insights=audit.insights,
             log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=retention.log_group_days,
             logs_role_name=names.trail_logs_role, prevent_destroy=env.prevent_destroy,
         )
@@ -181,8 +226,25 @@ class PlatformStack(EnvironmentStack):
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
             projected_regions=env.athena.projected_regions,
         )
-        monitoring = Monitoring(self, "monitoring", log_group=trail.log_group, topic_name=names.alarm_topic,
-                                alerting_key=alerting_key, watched_key=data_key, emails=env.alarm_emails)
+        # Two topics, each under the key the other does not use: a path per key (README, "Paths of an alert").
+        alarm_topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=env.alarm_emails,
+                                 moved_from="monitoring")
+        audit_path_topic = AlertTopic(self, "audit-path-topic", name=names.audit_path_topic, key=data_key,
+                                      emails=env.alarm_emails)
+        AuditPath(self, "audit-path", rule_prefix=names.audit_path_rules, topic=audit_path_topic,
+                  keys=[data_key, alerting_key], trail=trail)
+        monitoring = Monitoring(
+            self, "monitoring", log_group=trail.log_group, topic=alarm_topic, audit_path_topic=audit_path_topic,
+            data_key=data_key, data_bucket_name=data_bucket.name, data_key_calls_per_hour=audit.data_key_calls_per_hour,
+            workgroup_name=names.workgroup, athena_bytes_per_hour=audit.athena_bytes_per_hour,
+        )
+        Dashboard(self, "dashboard", name=names.dashboard, widgets=[
+            Widget("Alarms", alarms=monitoring.alarm_arns),
+            Widget("Data key requests by operation", [monitoring.key_operations]),
+            *([Widget("Data bucket requests and errors", data_bucket.request_metrics())] if audit.request_metrics else []),
+            Widget("Athena bytes scanned", monitoring.athena_bytes),
+            Widget("Trail events delivered to CloudWatch Logs", [monitoring.log_events]),
+        ])
 
         role = access.role.grantee
         data_bucket.grant_read_write(role)
@@ -195,5 +257,6 @@ class PlatformStack(EnvironmentStack):
             "data_key_arn": data_key.arn, "alerting_key_arn": alerting_key.arn,
             "data_bucket": data_bucket.name, "results_bucket": results_bucket.name, "trail_bucket": trail_bucket.name,
             "trail_arn": trail.resource.arn, "workgroup": analytics.resource.name, "application_role_arn": access.role.arn,
-            "analysts_group": access.group.resource.name, "alarm_topic_arn": monitoring.arn,
+            "analysts_group": access.group.resource.name, "alarm_topic_arn": alarm_topic.arn,
+            "audit_path_topic_arn": audit_path_topic.arn, "dashboard_name": names.dashboard,
         })

@@ -34,6 +34,10 @@ def first_environment(production: bool) -> Environment:
 def all_features(env: Environment) -> Environment:
     """The environment with every optional setting on, so that every resource type the stacks can
     hold is synthesized (for tests about types, such as the deploy permissions)."""
+    audit = dataclasses.replace(env.audit, access_logs=True, insights=True, object_lock_mode="GOVERNANCE",
+                                object_lock_days=min(env.audit.object_lock_days, env.retention.trail_logs_expire_days),
+                                request_metrics=True)
     return dataclasses.replace(env, alarm_emails=("security@example.com",), analysts_direct_athena=True,
                                key_admin_arns=(f"arn:{env.partition}:iam::{env.account_id}:role/KeyAdmins",),
-                               github=dataclasses.replace(env.github, repository="acme/encrypted-data-platform", oidc_provider_arn=""))
+                               github=dataclasses.replace(env.github, repository="acme/encrypted-data-platform", oidc_provider_arn=""),
+                               audit=audit)

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import pytest
 from cdktf import Testing as CdktfTesting
+from constructs import Construct
 
+from modules.audit_trail import AuditTrail
+from modules.aws import sns_topic
 from modules.encryption_key import EncryptionKey
 from modules.iam import Group, Role
 from modules.policy import PolicyDocument, Statement
-from modules.secure_bucket import SecureBucket
+from modules.rendering import former_logical_id
+from modules.secure_bucket import ObjectLock, SecureBucket
 from modules.stacks import PlatformStack
 from tests.scratch import ACCOUNT, REGION, scratch_stack, synth_failure
-from tests.stack_queries import by_sid, conditions, one, principals, ref, statements
+from tests.stack_queries import address, by_sid, conditions, one, principals, ref, statements
 from tests.support import first_environment
 
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/KeyAdmins"
@@ -51,9 +55,38 @@ def test_key_administrators_are_separated_from_key_users(variant):
         assert not [a for a in admin["actions"] if a in ("kms:Decrypt", "kms:Encrypt", "kms:*") or a.startswith("kms:GenerateDataKey")]
 
 
-def test_alarm_emails_subscribe_to_the_topic(variant):
+def test_alarm_emails_subscribe_to_both_topics(variant):
     subscriptions = list(variant["resource"]["aws_sns_topic_subscription"].values())
-    assert [(s["protocol"], s["endpoint"]) for s in subscriptions] == [("email", "a@example.com")]
+    assert sorted((s["topic_arn"], s["protocol"], s["endpoint"]) for s in subscriptions) == sorted(
+        (ref(variant, "aws_sns_topic", topic, "arn"), "email", "a@example.com") for topic in ("alarm-topic", "audit-path-topic"))
+
+
+def test_the_decrypt_alarm_spares_every_identity_granted_the_data_key(variant):
+    """With analysts querying directly, the group's members (every IAM user here) are granted the
+    results through S3: their decrypts are not "by others"."""
+    pattern = next(f["pattern"] for f in variant["resource"]["aws_cloudwatch_log_metric_filter"].values()
+                   if f["name"] == "DataKeyDecryptByOthers")
+    for identity in (f"arn:aws:sts::{ACCOUNT}:assumed-role/{ENV.names.role}/*", f"arn:aws:iam::{ACCOUNT}:user/*"):
+        assert f'($.userIdentity.arn != \\"{identity}\\")' in pattern
+
+
+def test_the_alarm_topic_moves_rather_than_being_replaced(variant):
+    """Before the two alert topics, the alarm topic, its policy and its subscriptions lived under
+    `monitoring/`: `moved` blocks keep them (a new topic would lose the confirmed subscriptions)."""
+    moved = {(m["from"], m["to"]) for m in variant["moved"]}
+    for rtype, old, new in (("aws_sns_topic", "monitoring/topic", "alarm-topic"),
+                            ("aws_sns_topic_policy", "monitoring/topic-policy-attachment", "alarm-topic_topic-policy-attachment"),
+                            ("aws_sns_topic_subscription", "monitoring/email-0", "alarm-topic_email-0")):
+        assert (f"{rtype}.{former_logical_id(old)}", address(variant, rtype, new)) in moved
+    assert len(moved) == 3
+
+
+def test_former_logical_ids_are_the_ones_cdktf_allocates(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    parent = Construct(stack, "monitoring")
+    sns_topic.SnsTopic(parent, "topic-policy-attachment", name="t")
+    synthesized = json.loads(CdktfTesting.synth(stack))
+    assert list(synthesized["resource"]["aws_sns_topic"]) == [former_logical_id("monitoring/topic-policy-attachment")]
 
 
 def test_identical_statements_merge(tmp_path: Path):
@@ -131,6 +164,28 @@ def test_group_refuses_an_invalid_iam_name(tmp_path: Path):
     stack = scratch_stack(tmp_path)
     Group(stack, "group", name="analysts team")
     assert "[scratch/group] name: must be a valid IAM group name" in synth_failure(stack)
+
+
+def test_object_lock_needs_a_versioned_bucket(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    key = EncryptionKey(stack, "key", alias="alias/k", description="k")
+    with pytest.raises(ValueError, match="scratch/unversioned: Object Lock needs a versioned bucket"):
+        SecureBucket(stack, "unversioned", name="acme-unversioned", key=key, versioned=False,
+                     object_lock=ObjectLock(mode="GOVERNANCE", days=1))
+    SecureBucket(stack, "versioned", name="acme-versioned", key=key, object_lock=ObjectLock(mode="GOVERNANCE", days=1))
+
+
+@pytest.mark.parametrize("loop", ["trail bucket", "excluded bucket"])
+def test_a_trail_refuses_to_record_the_buckets_it_writes_to(tmp_path: Path, loop: str):
+    stack = scratch_stack(tmp_path)
+    key, alerting = (EncryptionKey(stack, n, alias=f"alias/{n}", description=n) for n in ("key", "alerting"))
+    logs = SecureBucket(stack, "logs", name="acme-trail-logs", key=key)
+    access_logs = SecureBucket(stack, "access-logs", name="acme-access-logs", key=None)
+    watched = logs if loop == "trail bucket" else access_logs
+    with pytest.raises(ValueError, match=f"scratch/trail: data events of {watched.name} would be written where they happen"):
+        AuditTrail(stack, "trail", name="t", bucket=logs, key=key, log_group_name="g", log_group_key=alerting,
+                   log_retention_days=365, logs_role_name="TrailLogs", watched_buckets=[watched],
+                   excluded_buckets=[access_logs])
 
 
 def test_valid_input_synthesizes(tmp_path: Path):

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from environments.config import ConfigError
-from modules.alarms import ALARMS_FILE, AlarmDefinition, load_alarm_definitions
+from modules.alarms import (
+    ALARMS_FILE,
+    SYSTEM_PLACEHOLDERS,
+    AlarmDefinition,
+    load_alarm_definitions,
+    load_audit_path_rules,
+    load_system_alarms,
+)
 from tests.support import ROOT
 
 GOOD = '''[[alarm]]
@@ -22,16 +29,16 @@ pattern = '{$.userIdentity.type="Root"}'
 '''
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "modules" / "data" / "security_alarms.toml"
+def write(tmp_path: Path, text: str, name: str = "security_alarms.toml") -> Path:
+    path = tmp_path / "modules" / "data" / name
     path.parent.mkdir(parents=True)
     path.write_text(text)
     return path
 
 
-def problems(path: Path) -> list[str]:
+def problems(path: Path, load=load_alarm_definitions) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_alarm_definitions(path)
+        load(path)
     return caught.value.problems
 
 
@@ -86,3 +93,52 @@ def test_main_refuses_a_bad_definitions_file_before_importing_cdktf(tmp_path: Pa
     assert result.stderr.splitlines() == ["modules/data/security_alarms.toml: RootAccountUsage.period: must be 10, 30 or a multiple "
                                           "of 60 seconds, got 7"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cis_pattern_may_not_name_a_placeholder(tmp_path: Path):
+    text = GOOD.replace('{$.userIdentity.type="Root"}', '{ $.requestParameters.bucketName = "${data_bucket}" }')
+    assert problems(write(tmp_path, text)) == [
+        "modules/data/security_alarms.toml: RootAccountUsage.pattern: names unknown placeholders ['data_bucket'] (known: none)"]
+
+
+def test_a_system_pattern_names_only_the_systems_placeholders(tmp_path: Path):
+    text = GOOD.replace('{$.userIdentity.type="Root"}', '{ ($.requestParameters.bucketName = "${data_bucket}") && ($.x = "${trail_bucket}") }')
+    (line,) = problems(write(tmp_path, text, "system_alarms.toml"), load_system_alarms)
+    assert line == ("modules/data/system_alarms.toml: RootAccountUsage.pattern: names unknown placeholders ['trail_bucket'] "
+                    f"(known: {sorted(SYSTEM_PLACEHOLDERS)})")
+    (alarm,) = load_system_alarms(write(tmp_path / "good", text.replace("${trail_bucket}", "${data_bucket}"), "system_alarms.toml"))
+    assert alarm.filled({"data_bucket": "acme-data"}) == '{ ($.requestParameters.bucketName = "acme-data") && ($.x = "acme-data") }'
+
+
+def test_a_pattern_longer_than_cloudwatch_takes_is_refused(tmp_path: Path):
+    text = GOOD.replace('{$.userIdentity.type="Root"}', "{ " + "x" * 1023 + " }")
+    assert problems(write(tmp_path, text)) == [
+        "modules/data/security_alarms.toml: RootAccountUsage.pattern: must be at most 1024 characters, got 1027"]
+
+
+RULE = '''[[rule]]
+name = "key-disabled"
+description = "A key was disabled"
+source = "aws.kms"
+event_names = ["DisableKey"]
+watches = "keys"
+'''
+
+
+def test_the_shipped_audit_path_rules_load():
+    rules = load_audit_path_rules()
+    assert {rule.watches for rule in rules} == {"keys", "trail", "trail_bucket"}
+    assert all(rule.event_source.endswith(".amazonaws.com") for rule in rules)
+
+
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ('"key-disabled"', '"Key Disabled"', "name: must be 1-40 lowercase letters, digits or '-' (it ends the rule's name), got 'Key Disabled'"),
+    ('"aws.kms"', '"kms"', "source: must be an AWS service's event source such as 'aws.kms', got 'kms'"),
+    ('["DisableKey"]', '[]', "event_names: must be one or more API operation names, got []"),
+    ('["DisableKey"]', '"DisableKey"', "event_names: must be a list of strings, got 'DisableKey'"),
+    ('"keys"', '"the-keys"', "watches: must be one of ['keys', 'trail', 'trail_bucket'], got 'the-keys'"),
+])
+def test_a_bad_audit_path_rule_names_the_file_the_rule_and_the_key(tmp_path: Path, old: str, new: str, line: str):
+    name = "Key Disabled" if new == '"Key Disabled"' else "key-disabled"
+    found = problems(write(tmp_path, RULE.replace(old, new), "audit_path_rules.toml"), load_audit_path_rules)
+    assert found == [f"modules/data/audit_path_rules.toml: {name}.{line}"]

@@ -55,8 +55,15 @@ def test_the_policy_names_this_environments_resources(name: str, synth_out: Path
     stack = json.loads((synth_out / "stacks" / name / "cdk.tf.json").read_text())
     statements = {s["Sid"]: s for s in deploy_policy(env, stack_types(stack))["Statement"]}
     partition = env.partition
-    assert statements["ManageBuckets"]["Resource"] == [
-        f"arn:{partition}:s3:::{bucket}" for bucket in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket)]
+    buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
+    buckets += [env.access_log_bucket] if env.audit.access_logs else []
+    assert statements["ManageBuckets"]["Resource"] == [f"arn:{partition}:s3:::{bucket}" for bucket in buckets]
+    assert statements["ManageDashboard"]["Resource"] == [f"arn:{partition}:cloudwatch::{env.account_id}:dashboard/{env.names.dashboard}"]
+    assert statements["ManageAuditPathRules"]["Resource"] == [
+        f"arn:{partition}:events:{env.region}:{env.account_id}:rule/{env.names.audit_path_rules}-*"]
+    assert statements["ManageAlarmTopic"]["Resource"] == [
+        f"arn:{partition}:sns:{env.region}:{env.account_id}:{topic}{suffix}"
+        for topic in (env.names.alarm_topic, env.names.audit_path_topic) for suffix in ("", ":*")]
     assert statements["ManageTrail"]["Resource"] == [f"arn:{partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"]
     assert f"arn:{partition}:s3:::{env.state.bucket}/{env.state.key}" in statements["ReadWriteState"]["Resource"]
     assert "iam:PassRole" in statements["ManageRoles"]["Action"]  # the trail passes its CloudWatch Logs role
@@ -74,4 +81,6 @@ def test_scopes_follow_the_state_region():
     elsewhere = dataclasses.replace(env.state, region=other_region)
     moved = dataclasses.replace(env, state=elsewhere)
     assert scope_arns(moved, "state_key") == [f"arn:{env.partition}:kms:{elsewhere.region}:{env.account_id}:key/*"]
+    if env.audit.access_logs:  # the bootstrap's own access-log bucket, in the state's region
+        assert scope_arns(moved, "buckets")[-1] == f"arn:{env.partition}:s3:::{moved.state_access_log_bucket}"
     assert len(scope_arns(moved, "keys")) == 2

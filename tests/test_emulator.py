@@ -40,6 +40,7 @@ from environments.config import Environment
 from tests.support import ROOT, environment, first_environment
 from tooling import plan_summary
 from tooling.emulator import (
+    ACCESS_LOG_BUCKET,
     Emulator,
     bucket_policy_lifted,
     deploy_stack,
@@ -55,6 +56,9 @@ from tooling.terraform import terraform
 pytestmark = pytest.mark.emulator
 
 ALARMS = tomllib.loads((ROOT / "modules" / "data" / "security_alarms.toml").read_text())["alarm"]
+SYSTEM_ALARMS = tomllib.loads((ROOT / "modules" / "data" / "system_alarms.toml").read_text())["alarm"]
+AUDIT_PATH_RULES = tomllib.loads((ROOT / "modules" / "data" / "audit_path_rules.toml").read_text())["rule"]
+OTHER_ALARMS = {"DataKeyUsage", "AuditTrailHeartbeat", "AthenaBytesScanned"}  # not from a filter definition
 QUERY_FILES = sorted((ROOT / "queries").glob("*.sql"))
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
@@ -110,7 +114,7 @@ def deployments(synth_out: Path, tf_env: dict[str, str],
             emulators[DEV.name] = stack.enter_context(running_emulator(DEV.account_id, log_path=root / "dev-moto.log"))
         emulators[PROD.name] = stack.enter_context(running_emulator(PROD.account_id, log_path=root / "prod-moto.log"))
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {name: pool.submit(deploy_stack, synth_out / "stacks" / name, root / name, emulator, tf_env)
+            futures = {name: pool.submit(deploy_environment, synth_out, name, root, emulator, tf_env)
                        for name, emulator in emulators.items()}
         results: dict[str, Deployment | Exception] = {}
         for name, future in futures.items():
@@ -119,6 +123,14 @@ def deployments(synth_out: Path, tf_env: dict[str, str],
                 env=environment(name), emulator=emulators[name], workdir=root / name, outputs=future.result(),
                 tf_env=emulators[name].environment(tf_env), recording=recording if name == DEV.name else None)
         yield results
+
+
+def deploy_environment(synth_out: Path, name: str, root: Path, emulator: Emulator, tf_env: dict[str, str]) -> dict:
+    """The bootstrap, then the environment stack, as `make up` does: the environment logs its state
+    bucket's access, so the state bucket must exist. Returns the environment stack's outputs."""
+    bootstrap = environment(name).bootstrap_stack
+    deploy_stack(synth_out / "stacks" / bootstrap, root / bootstrap, emulator, tf_env)
+    return deploy_stack(synth_out / "stacks" / name, root / name, emulator, tf_env)
 
 
 def _deployment(deployments: dict[str, Deployment | Exception], name: str) -> Deployment:
@@ -294,6 +306,36 @@ def test_lifecycle_rules(dev: Deployment) -> None:
         (retention.trail_logs_infrequent_access_days, "STANDARD_IA"), (retention.trail_logs_glacier_days, "GLACIER")}
 
 
+def test_every_bucket_logs_its_access(dev: Deployment) -> None:
+    """The data, results, trail and state buckets log into the access-log bucket, under their own
+    name; that bucket is SSE-S3 (log delivery cannot use SSE-KMS) and admits only S3's log
+    delivery for this account's source buckets."""
+    s3, env = dev.client("s3"), dev.env
+    assert env.audit.access_logs and env.state_access_log_bucket is None, "this test is about the default layout"
+    target = env.access_log_bucket
+    for bucket in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket):
+        enabled = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled")
+        assert enabled == {"TargetBucket": target, "TargetPrefix": f"{bucket}/"}, (bucket, enabled)
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=target), "the access-log bucket must not log into itself"
+    rules = s3.get_bucket_encryption(Bucket=target)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert [r["ApplyServerSideEncryptionByDefault"] for r in rules] == [{"SSEAlgorithm": "AES256"}]
+    policy = statements_by_sid(s3.get_bucket_policy(Bucket=target)["Policy"])
+    admitted = {s["Resource"]: s for sid, s in policy.items() if sid.startswith("AllowAccessLogsOf")}
+    arn = f"arn:{env.partition}:s3:::{target}"
+    assert set(admitted) == {f"{arn}/{b}/*" for b in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket)}
+    for resource, statement in admitted.items():
+        assert principals(statement, "Service") == ["logging.s3.amazonaws.com"], resource
+        assert condition(statement, "StringEquals", "aws:SourceAccount") == [env.account_id], resource
+        source = resource.removeprefix(f"{arn}/").removesuffix("/*")
+        assert condition(statement, "ArnLike", "aws:SourceArn") == [f"arn:{env.partition}:s3:::{source}"], resource
+    assert "DenyInsecureTransport" in policy
+    # The emulator delivers a log object per request, at once (S3 takes minutes to hours): the
+    # requests of the tests and plans so far arrived under each source's prefix.
+    with bucket_policy_lifted(s3, target):  # moto counts the TLS deny's condition as met
+        delivered = {o["Key"].split("/", 1)[0] for o in s3.list_objects_v2(Bucket=target).get("Contents", [])}
+    assert delivered == {env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket}, delivered
+
+
 # --- KMS --------------------------------------------------------------------------------------
 
 
@@ -353,11 +395,39 @@ def test_trail_is_multi_region_validated_encrypted_logging_and_watches_the_data_
     logs_role = dev.client("iam").get_role(RoleName=dev.env.names.trail_logs_role)["Role"]
     assert trail.get("CloudWatchLogsRoleArn") == logs_role["Arn"]
 
-    selectors = cloudtrail.get_event_selectors(TrailName=name)["EventSelectors"]
-    watched = [value for selector in selectors for resource in selector.get("DataResources", [])
-               if resource["Type"] == "AWS::S3::Object" for value in resource["Values"]]
+    selectors = cloudtrail.get_event_selectors(TrailName=name)
+    assert not selectors.get("EventSelectors"), "basic and advanced selectors exclude each other"
+    fields = [{f["Field"]: f for f in selector["FieldSelectors"]} for selector in selectors["AdvancedEventSelectors"]]
+    assert [f["eventCategory"]["Equals"] for f in fields] == [["Management"], ["Data"]]
+    assert set(fields[0]) == {"eventCategory"}, "every management event, read and write"
+    objects = fields[1]
+    assert objects["resources.type"]["Equals"] == ["AWS::S3::Object"]
+    watched = objects["resources.ARN"].get("StartsWith", [])
     assert f"arn:{dev.env.partition}:s3:::{dev.env.data_bucket}/" in watched
+    assert not [arn for arn in watched if dev.env.trail_bucket in arn or dev.env.access_log_bucket in arn], watched
     assert cloudtrail.get_trail_status(Name=name)["IsLogging"] is True
+
+
+def test_prod_trail_has_insights_and_its_bucket_object_lock(prod: Deployment) -> None:
+    insights = prod.client("cloudtrail").get_insight_selectors(TrailName=prod.env.names.trail)["InsightSelectors"]
+    assert {s["InsightType"] for s in insights} == ({"ApiCallRateInsight", "ApiErrorRateInsight"}
+                                                    if prod.env.audit.insights else set())
+    s3 = prod.client("s3")
+    if not prod.env.audit.object_lock_mode:
+        with pytest.raises(s3.exceptions.ClientError, match="ObjectLockConfigurationNotFound"):
+            s3.get_object_lock_configuration(Bucket=prod.env.trail_bucket)
+        return
+    lock = s3.get_object_lock_configuration(Bucket=prod.env.trail_bucket)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]  # moto adds "Years": 0 beside the days
+    assert (retention["Mode"], retention["Days"], retention.get("Years", 0)) == \
+        (prod.env.audit.object_lock_mode, prod.env.audit.object_lock_days, 0)
+
+
+def test_prod_plan_right_after_apply_shows_no_changes(prod: Deployment) -> None:
+    result = prod.terraform("plan", "-detailed-exitcode", "-input=false", *prod.targets, check=False)
+    assert result.returncode == 0, (f"terraform plan -detailed-exitcode exited {result.returncode} "
+                                    f"(2 = changes, 1 = error) right after apply:\n{result.stdout[-6000:]}\n{result.stderr}")
 
 
 # --- Athena and Glue --------------------------------------------------------------------------
@@ -448,40 +518,122 @@ def test_log_group_keeps_a_year_and_uses_the_alerting_key(dev: Deployment) -> No
 
 
 def test_metric_filters_have_the_exact_patterns(dev: Deployment) -> None:
+    """The CIS patterns verbatim; the system's with this environment's bucket and the data key's
+    real ARN written in; the key's calls counted in total and by operation."""
     filters = {f["filterName"]: f for f in dev.client("logs").describe_metric_filters(
         logGroupName=dev.env.names.log_group)["metricFilters"]}
-    assert set(filters) == {alarm["name"] for alarm in ALARMS} | {"DataKeyApiCalls"}
+    key_calls = {"DataKeyApiCalls", "DataKeyApiCallsByOperation"}
+    assert set(filters) == {alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | key_calls
     for alarm in ALARMS:
         assert filters[alarm["name"]]["filterPattern"] == alarm["pattern"], alarm["name"]
-    usage = filters["DataKeyApiCalls"]["filterPattern"]
-    assert usage == f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{dev.outputs["data_key_arn"]}") }}', usage
+    key_arn = dev.outputs["data_key_arn"]
+    for alarm in SYSTEM_ALARMS:
+        pattern = filters[alarm["name"]]["filterPattern"]
+        assert "${" not in pattern, (alarm["name"], pattern)
+        assert dev.env.data_bucket in pattern or key_arn in pattern, (alarm["name"], pattern)
+    for name in key_calls:
+        usage = filters[name]["filterPattern"]
+        assert usage == f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{key_arn}") }}', usage
     for name, metric_filter in filters.items():
         transformations = metric_filter["metricTransformations"]
         assert [(t["metricName"], t["metricValue"]) for t in transformations] == [(name, "1")], name
+    by_operation = filters["DataKeyApiCallsByOperation"]["metricTransformations"][0]
+    assert by_operation.get("dimensions") == {"Operation": "$.eventName"}
+
+
+def _alarms(deployment: Deployment) -> dict[str, dict]:
+    return {a["AlarmName"]: a for page in deployment.client("cloudwatch").get_paginator("describe_alarms").paginate()
+            for a in page["MetricAlarms"]}
 
 
 def test_every_alarm_watches_its_filter_metric_and_notifies_the_topic(dev: Deployment) -> None:
-    alarms = {a["AlarmName"]: a for page in dev.client("cloudwatch").get_paginator("describe_alarms").paginate()
-              for a in page["MetricAlarms"]}
+    alarms = _alarms(dev)
     filters = {f["filterName"]: f["metricTransformations"][0] for f in dev.client("logs").describe_metric_filters(
         logGroupName=dev.env.names.log_group)["metricFilters"]}
-    assert set(alarms) == {alarm["name"] for alarm in ALARMS}
-    for definition in ALARMS:
+    assert set(alarms) == {alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS
+    for definition in ALARMS + SYSTEM_ALARMS:
         alarm, name = alarms[definition["name"]], definition["name"]
         assert alarm["AlarmActions"] == [dev.outputs["alarm_topic_arn"]], name
         assert (alarm["MetricName"], alarm["Namespace"]) == \
             (filters[name]["metricName"], filters[name]["metricNamespace"]), name
-        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"],
-                alarm["ComparisonOperator"]) == ("Sum", 300, 1, 1.0, "GreaterThanOrEqualToThreshold"), name
+        # Each definition's own settings, and CIS's (5 minutes, one period, at least one) when it has none.
+        expected = (definition.get("period", 300), definition.get("evaluation_periods", 1), float(definition.get("threshold", 1)))
+        assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Sum", "GreaterThanOrEqualToThreshold"), name
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"]) == expected, name
         assert definition["control"] in alarm.get("AlarmDescription", ""), name
 
 
-def test_alarm_topic_is_encrypted_with_the_alerting_key(dev: Deployment) -> None:
-    sns, topic_arn = dev.client("sns"), dev.outputs["alarm_topic_arn"]
-    assert topic_arn.endswith(f":{dev.env.names.alarm_topic}")
+def test_the_heartbeat_breaches_on_silence_and_notifies_both_topics(dev: Deployment) -> None:
+    heartbeat = _alarms(dev)["AuditTrailHeartbeat"]
+    both = {dev.outputs["alarm_topic_arn"], dev.outputs["audit_path_topic_arn"]}
+    assert (heartbeat["Namespace"], heartbeat["MetricName"]) == ("AWS/Logs", "IncomingLogEvents")
+    assert heartbeat["Dimensions"] == [{"Name": "LogGroupName", "Value": dev.env.names.log_group}]
+    assert (heartbeat["Period"], heartbeat["ComparisonOperator"], heartbeat["TreatMissingData"]) == \
+        (3600, "LessThanThreshold", "breaching")
+    assert set(heartbeat["AlarmActions"]) == both and set(heartbeat["OKActions"]) == both
+
+
+def test_usage_alarms_use_the_environments_thresholds(dev: Deployment) -> None:
+    alarms, audit = _alarms(dev), dev.env.audit
+    usage = alarms["DataKeyUsage"]
+    assert (usage["Namespace"], usage["MetricName"], usage["Threshold"]) == \
+        ("SecurityAudit", "DataKeyApiCalls", float(audit.data_key_calls_per_hour))
+    scanned = alarms["AthenaBytesScanned"]
+    assert scanned["Threshold"] == float(audit.athena_bytes_per_hour)
+    queries = {q["Id"]: q for q in scanned["Metrics"]}
+    assert queries["total"]["Expression"] == "SUM(METRICS())"
+    workgroups = {d["Value"] for q in queries.values() if "MetricStat" in q
+                  for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "WorkGroup"}
+    assert workgroups == {dev.outputs["workgroup"]}
+
+
+@pytest.mark.parametrize(("topic", "name", "key"), [("alarm_topic_arn", "alarm_topic", "alerting_key_arn"),
+                                                    ("audit_path_topic_arn", "audit_path_topic", "data_key_arn")])
+def test_each_topic_is_encrypted_with_its_own_key(dev: Deployment, topic: str, name: str, key: str) -> None:
+    sns, topic_arn = dev.client("sns"), dev.outputs[topic]
+    assert topic_arn.endswith(f":{getattr(dev.env.names, name)}")
     assert topic_arn in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
-    assert sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("KmsMasterKeyId") == \
-        dev.outputs["alerting_key_arn"]
+    assert sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("KmsMasterKeyId") == dev.outputs[key]
+
+
+def test_the_audit_path_rules_watch_the_real_keys_trail_and_bucket(dev: Deployment) -> None:
+    """Each rule of the definitions, with the deployed keys' ids and ARNs, the trail's name and the
+    trail bucket's name in its pattern, targets the audit-path topic."""
+    events, kms = dev.client("events"), dev.client("kms")
+    rules = {r["Name"]: r for r in events.list_rules(NamePrefix=f"{dev.env.names.audit_path_rules}-")["Rules"]}
+    assert set(rules) == {f"{dev.env.names.audit_path_rules}-{rule['name']}" for rule in AUDIT_PATH_RULES}
+    keys = [kms.describe_key(KeyId=dev.outputs[k])["KeyMetadata"] for k in ("data_key_arn", "alerting_key_arn")]
+    watched = {"keys": ("keyId", {v for key in keys for v in (key["KeyId"], key["Arn"])}),
+               "trail": ("name", {dev.env.names.trail, dev.outputs["trail_arn"]}),
+               "trail_bucket": ("bucketName", {dev.env.trail_bucket})}
+    for definition in AUDIT_PATH_RULES:
+        name = f"{dev.env.names.audit_path_rules}-{definition['name']}"
+        assert rules[name]["State"] == "ENABLED", name
+        pattern = json.loads(rules[name]["EventPattern"])
+        assert pattern["detail-type"] == ["AWS API Call via CloudTrail"], name
+        assert pattern["source"] == [definition["source"]], name
+        assert pattern["detail"]["eventName"] == definition["event_names"], name
+        field, values = watched[definition["watches"]]
+        assert set(pattern["detail"]["requestParameters"][field]) <= values, name
+        assert set(pattern["detail"]["requestParameters"][field]) & values, name
+        targets = events.list_targets_by_rule(Rule=name)["Targets"]
+        assert [t["Arn"] for t in targets] == [dev.outputs["audit_path_topic_arn"]], name
+
+
+def test_the_dashboard_shows_metrics_and_alarms_that_exist(dev: Deployment) -> None:
+    body = json.loads(dev.client("cloudwatch").get_dashboard(DashboardName=dev.outputs["dashboard_name"])["DashboardBody"])
+    widgets = body["widgets"]
+    assert widgets, "an empty dashboard"
+    alarm_arns = {a["AlarmArn"] for a in _alarms(dev).values()}
+    shown = {arn for w in widgets for arn in w["properties"].get("alarms", [])}
+    assert shown == alarm_arns, shown ^ alarm_arns
+    # A metric line is [namespace, name, dimension, value, ...]; a search is an expression.
+    lines = [m for w in widgets for m in w["properties"].get("metrics", [])]
+    shown_metrics = {tuple(m[:2]) for m in lines if isinstance(m[0], str)}
+    assert ("AWS/Logs", "IncomingLogEvents") in shown_metrics and ("AWS/Athena", "ProcessedBytes") in shown_metrics
+    assert any("DataKeyApiCallsByOperation" in m[0].get("expression", "") for m in lines if isinstance(m[0], dict))
+    workgroups = {m[m.index("WorkGroup") + 1] for m in lines if "WorkGroup" in m}
+    assert workgroups == {dev.outputs["workgroup"]}
 
 
 # --- teardown: these run last, in this order --------------------------------------------------
@@ -521,7 +673,7 @@ FORCED = {
     ("aws_athena_workgroup", "analytics_workgroup", "name"): lambda v: v + "-renamed",
     ("aws_kms_alias", "data-key_alias", "name"): lambda v: v + "-renamed",
     ("aws_iam_role", "access_application-role", "name"): lambda v: v + "Renamed",
-    ("aws_sns_topic", "monitoring_topic", "name"): lambda v: v + "-renamed",
+    ("aws_sns_topic", "alarm-topic", "name"): lambda v: v + "-renamed",
     ("aws_glue_catalog_database", "analytics_database", "name"): lambda v: v + "_renamed",
     ("aws_kms_key", "alerting-key", "customer_master_key_spec"): lambda v: "RSA_2048",
 }
@@ -554,6 +706,33 @@ def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> d
 
     return {"empty": _plan_json(dev, root / "empty", with_state=False), "changed": _plan_json(dev, root / "changed", change),
             "widened": _plan_json(dev, root / "widened", widen), "destroy": _plan_json(dev, root / "destroy", destroy=True)}
+
+
+def test_turning_object_lock_on_adds_it_without_replacing_the_bucket(dev: Deployment, tmp_path: Path) -> None:
+    """dev as deployed (no Object Lock), planned with the same environment but Object Lock on:
+    the lock is added and the trail bucket stays (AWS enables Object Lock on a versioned bucket)."""
+    from cdktf import Testing  # noqa: PLC0415 - the slow import
+
+    from modules.app import build_app  # noqa: PLC0415
+
+    assert not dev.env.audit.object_lock_mode, "this test turns Object Lock on"
+    locked = dataclasses.replace(dev.env, audit=dataclasses.replace(dev.env.audit, object_lock_mode="GOVERNANCE"))
+    app = build_app([locked], tmp_path / "synth")
+    app.synth()
+    (stack,) = [child for child in app.node.children if child.node.id == dev.env.name]
+    locked_json = json.loads(Testing.synth(stack, True))
+
+    def lock(config: dict) -> None:
+        config.clear()
+        config.update(locked_json)
+
+    changes = _changes(_plan_json(dev, tmp_path / "plan", lock))
+    changed = {address: change["actions"] for address, change in changes.items() if change["actions"] != ["no-op"]}
+    (added,) = [a for a in changed if a.startswith("aws_s3_bucket_object_lock_configuration.")]
+    assert changed[added] == ["create"]
+    assert not [a for a, actions in changed.items() if "delete" in actions], changed
+    trail_bucket = [a for a in changes if a.startswith("aws_s3_bucket.trail-bucket")]
+    assert trail_bucket and changes[trail_bucket[0]]["actions"] == ["no-op"], changed
 
 
 def _changes(plan: dict) -> dict[str, dict]:
@@ -636,13 +815,14 @@ def recorded_requests(recording: Path, operation: str) -> list[dict]:
 
 def test_destroy_after_emptying_the_versioned_buckets(dev: Deployment) -> None:
     s3 = dev.client("s3")
-    for bucket in (dev.env.data_bucket, dev.env.trail_bucket):
+    for bucket in (dev.env.data_bucket, dev.env.trail_bucket, dev.env.results_bucket):
         empty_versioned_bucket(s3, bucket)
         listing = s3.list_object_versions(Bucket=bucket)
         assert not listing.get("Versions") and not listing.get("DeleteMarkers"), f"{bucket} is not empty"
     dev.moto_api("recorder/start-recording")
-    try:
-        destroy_stack(dev.workdir, dev.tf_env)
+    try:  # the access-log bucket last, emptied once the buckets that log into it are gone
+        destroy_stack(dev.workdir, dev.tf_env, last=[ACCESS_LOG_BUCKET],
+                      before_last=lambda: empty_versioned_bucket(s3, dev.env.access_log_bucket))
     finally:
         dev.moto_api("recorder/stop-recording")
     left = dev.terraform("state", "list").stdout.split()
@@ -660,16 +840,20 @@ def test_nothing_is_left_after_destroy(dev: Deployment) -> None:
     _require_destroyed(dev)
     names, outputs = dev.env.names, dev.outputs
     buckets = {b["Name"] for b in dev.client("s3").list_buckets()["Buckets"]}
-    assert not buckets & {dev.env.data_bucket, dev.env.results_bucket, dev.env.trail_bucket}, buckets
+    assert not buckets & {dev.env.data_bucket, dev.env.results_bucket, dev.env.trail_bucket, dev.env.access_log_bucket}, buckets
+    assert "LoggingEnabled" not in dev.client("s3").get_bucket_logging(Bucket=dev.env.state.bucket)
     iam = dev.client("iam")
     assert not {r["RoleName"] for r in iam.list_roles()["Roles"]} & {names.role, names.trail_logs_role}
     assert names.group not in {g["GroupName"] for g in iam.list_groups()["Groups"]}
     assert names.workgroup not in {w["Name"] for w in dev.client("athena").list_work_groups()["WorkGroups"]}
     assert names.database not in {d["Name"] for d in dev.client("glue").get_databases()["DatabaseList"]}
     assert dev.client("logs").describe_log_groups(logGroupNamePrefix=names.log_group)["logGroups"] == []
-    assert outputs["alarm_topic_arn"] not in [t["TopicArn"] for t in dev.client("sns").list_topics()["Topics"]]
+    topics = {t["TopicArn"] for t in dev.client("sns").list_topics()["Topics"]}
+    assert not topics & {outputs["alarm_topic_arn"], outputs["audit_path_topic_arn"]}
     assert not {a["AlarmName"] for a in dev.client("cloudwatch").describe_alarms()["MetricAlarms"]} & \
-        {alarm["name"] for alarm in ALARMS}
+        ({alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS)
+    assert dev.client("events").list_rules(NamePrefix=f"{names.audit_path_rules}-")["Rules"] == []
+    assert dev.client("cloudwatch").list_dashboards(DashboardNamePrefix=names.dashboard)["DashboardEntries"] == []
 
     # The trail: moto 5.2 ignores DeleteTrail given an ARN (it looks trails up by name), and the
     # provider deletes by ARN, so the emulator keeps listing it. The proof is the request it got.
@@ -695,17 +879,19 @@ def test_prod_refuses_to_plan_destroying_its_protected_resources(prod: Deploymen
     resources = stack_json(prod.workdir)["resource"]
     protected = {f"{rtype}.{name}": body for rtype, by_name in resources.items() for name, body in by_name.items()
                  if body.get("lifecycle", {}).get("prevent_destroy") is True}
-    # What prod protects: every KMS key, the trail and its log group, and the data and trail buckets
-    # with what keeps them safe (policy, versioning, encryption, public access block); not the results bucket.
+    # What prod protects: every KMS key, the trail and its log group, and the data, trail and
+    # access-log buckets with what keeps them safe (policy, versioning, encryption, public access
+    # block, the trail bucket's Object Lock); not the results bucket.
+    kept = {prod.env.data_bucket, prod.env.trail_bucket} | ({prod.env.access_log_bucket} if prod.env.audit.access_logs else set())
     assert {a for a in protected if a.startswith("aws_kms_key.")} == {f"aws_kms_key.{n}" for n in resources["aws_kms_key"]}
-    assert {body["bucket"] for a, body in protected.items() if a.startswith("aws_s3_bucket.")} == \
-        {prod.env.data_bucket, prod.env.trail_bucket}
+    assert {body["bucket"] for a, body in protected.items() if a.startswith("aws_s3_bucket.")} == kept
     assert {a.split(".")[0] for a in protected} == {
         "aws_kms_key", "aws_s3_bucket", "aws_cloudtrail", "aws_cloudwatch_log_group", "aws_s3_bucket_policy",
-        "aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_public_access_block"}
-    assert sum(a.startswith("aws_s3_bucket_policy.") for a in protected) == 2
+        "aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_public_access_block",
+        *(["aws_s3_bucket_object_lock_configuration"] if prod.env.audit.object_lock_mode else [])}
+    assert sum(a.startswith("aws_s3_bucket_policy.") for a in protected) == len(kept)
     # The stack really is deployed: the refusal below is not about an empty state.
-    assert {prod.env.data_bucket, prod.env.trail_bucket} <= {b["Name"] for b in prod.client("s3").list_buckets()["Buckets"]}
+    assert kept <= {b["Name"] for b in prod.client("s3").list_buckets()["Buckets"]}
 
     result = prod.terraform("plan", "-destroy", "-input=false", *prod.targets, check=False)
     output = result.stdout + result.stderr

@@ -269,6 +269,16 @@ BAD = [
     Bad("admin-arn-arabic-indic-account", config(key_admin_arns=[f"arn:aws:iam::{ARABIC_INDIC_ONE * 12}:role/admin"]), "key_admin_arns",
         "must be an IAM role, user or root ARN"),
     Bad("tag-key-non-ascii", config(tags={"co\u00fbt": "platform"}), "tags", "bad: 'co\u00fbt'"),
+    # the audit settings
+    Bad("object-lock-mode-unknown", config(audit={"object_lock_mode": "governance"}), "audit.object_lock_mode",
+        "must be one of"),
+    Bad("object-lock-days-zero", config(audit={"object_lock_days": 0}), "audit.object_lock_days", "got 0"),
+    Bad("locked-logs-expire-first", config(audit={"object_lock_mode": "COMPLIANCE", "object_lock_days": 400},
+                                           retention={"trail_logs_expire_days": 399}),
+        "retention.trail_logs_expire_days", "must be at least audit.object_lock_days (400)"),
+    Bad("state-access-log-bucket-too-long", config(state={"bucket": "s" * 60, "region": "eu-central-1"}), "state.bucket",
+        "makes an invalid access-log bucket name for the state region"),
+    Bad("usage-threshold-zero", config(audit={"data_key_calls_per_hour": 0}), "audit.data_key_calls_per_hour", "got 0"),
 ]
 
 
@@ -304,6 +314,14 @@ ACCEPTED = [
     pytest.param(config(names={"group": "g" * 128}), "names.group", "g" * 128, id="group-128-chars"),
     pytest.param(config(region="cn-north-1"), "partition", "aws-cn", id="region-china"),
     pytest.param(config(athena={"projection_start": "2024/02/29"}), "athena.projection_start", "2024/02/29", id="projection-start-leap-day"),
+    # a lock as long as the logs live; no lock, no limit; the state bucket's access logs stay in its region
+    pytest.param(config(audit={"object_lock_mode": "GOVERNANCE", "object_lock_days": 2557}), "audit.object_lock_days", 2557,
+                 id="lock-as-long-as-the-logs"),
+    pytest.param(config(audit={"object_lock_days": 9999}), "audit.object_lock_mode", "", id="no-lock-no-limit"),
+    pytest.param(config(state={"bucket": "s" * 51, "region": "eu-central-1"}), "state_access_log_bucket",
+                 "s" * 51 + "-access-logs", id="state-access-logs-63-chars"),
+    pytest.param(config(state={"bucket": "s" * 60, "region": "eu-central-1"}, audit={"access_logs": False}),
+                 "state_access_log_bucket", None, id="no-access-logs-no-state-log-bucket"),
 ]
 
 
@@ -490,11 +508,12 @@ def test_one_account_one_region_collides_on_regional_names(tmp_path: Path) -> No
         ("names.database", "Glue database name 'cloudtrail_logs'"),
         ("names.log_group", "log group name '/aws/cloudtrail/s3-data-activity-trail'"),
         ("names.alarm_topic", "SNS topic name 'security-alarms'"),
+        ("names.audit_path_topic", "SNS topic name 'audit-path-alarms'"),
     ]:
         assert f"envs/b.toml: {key}: {what} {scope}" in found
     # the trail name also makes the same IAM role; nothing is blamed on a.toml
     assert lines_for(found, "b.toml", "names.trail")[0].startswith("envs/b.toml: names.trail: IAM role name")
-    assert len(found) == 9
+    assert len(found) == 10
     assert all(p.startswith("envs/b.toml: ") for p in found)
 
 
@@ -503,7 +522,7 @@ def test_same_names_in_different_accounts_are_fine(tmp_path: Path) -> None:
         "a": config(company_prefix="acme-a"),
         "b": config(company_prefix="acme-b", account_id="222222222222"),
     })
-    per_environment = {"plan_role", "apply_role"}  # named after the environment by default
+    per_environment = {"plan_role", "apply_role", "dashboard", "audit_path_rules"}  # named after the environment by default
     a, b = (dataclasses.asdict(envs[n].names) for n in ("a", "b"))
     assert {k: v for k, v in a.items() if k not in per_environment} == {k: v for k, v in b.items() if k not in per_environment}
     assert envs["a"].region == envs["b"].region
@@ -730,7 +749,7 @@ def test_ci_roles_collide_within_an_account(tmp_path: Path) -> None:
 def test_one_access_analyzer_per_account_and_region(tmp_path: Path) -> None:
     other = {**SAME_ACCOUNT, "region": "eu-west-1", "names": {**SAME_ACCOUNT["names"], "key_alias": "alias/b-data",
              "alerting_key_alias": "alias/b-alerting", "state_key_alias": "alias/b-state", "workgroup": "b", "database": "b",
-             "log_group": "/b", "alarm_topic": "b"}}
+             "log_group": "/b", "alarm_topic": "b", "audit_path_topic": "b-audit-path"}}
     assert sorted(load(tmp_path, {"a": config(access_analyzer=True), "b": config(**other)})) == ["a", "b"]
     found = problems(tmp_path, {"a": config(access_analyzer=True), "b": config(**other, access_analyzer=True)})
     assert found == ["envs/b.toml: access_analyzer: IAM Access Analyzer name 'account analyzer' is also used by envs/a.toml "

@@ -41,6 +41,16 @@ def test_rule_SecureBucketsOnly_refuses_a_plain_bucket(tmp_path: Path):
     assert "made outside SecureBucket" in rule_failure(stack, "SecureBucketsOnly", "scratch/plain")
 
 
+def test_rule_BucketsUseKms_refuses_an_sse_s3_bucket_unless_suppressed_with_a_reason(tmp_path: Path):
+    stack = scratch_stack(tmp_path / "refused")
+    SecureBucket(stack, "logs", name="acme-logs", key=None)
+    assert "default encryption is SSE-S3" in rule_failure(stack, "BucketsUseKms", "scratch/logs")
+    stack = scratch_stack(tmp_path / "suppressed")
+    suppress(SecureBucket(stack, "logs", name="acme-logs", key=None), "BucketsUseKms",
+             "S3 server access logs are delivered only to SSE-S3 buckets")
+    stack.node.root.synth()
+
+
 def test_rule_PolicyDocumentsOnly_refuses_a_bare_document_and_literal_json(tmp_path: Path):
     stack = scratch_stack(tmp_path)
     data_aws_iam_policy_document.DataAwsIamPolicyDocument(stack, "bare", statement=[

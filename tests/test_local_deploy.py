@@ -28,8 +28,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def changed_environments(tmp_path: Path) -> tuple[Path, bool]:
-    """A copy of the environments in which DEV toggles analysts_direct_athena: only the analysts'
-    group policy changes."""
+    """A copy of the environments in which DEV toggles analysts_direct_athena: the analysts' group
+    policy changes, and with it who the data key is granted to."""
     folder = Path(shutil.copytree(ENVIRONMENTS_DIR, tmp_path / "environments"))
     path = folder / f"{DEV.name}.toml"
     toggled = not DEV.analysts_direct_athena
@@ -129,8 +129,11 @@ def test_a_change_plans_as_exactly_that_change(deployed, tmp_path: Path):
         changes[plan_file.stem] = sorted((c["address"].rsplit("_", 1)[0], c["change"]["actions"]) for c in plan["resource_changes"]
                                          if c["change"]["actions"] != ["no-op"])
     # The bootstrap's one change is the emulator's: `up` lifted the state bucket's policy (EMULATOR_LIMITS).
+    # The environment's: the group's policy, and the alarm on decrypts by others, which spares
+    # whoever the data key is granted to (the analysts too, once they query directly).
     assert changes == {DEV.bootstrap_stack: [("aws_s3_bucket_policy.state-bucket_bucket-policy", ["create"])],
-                       DEV.name: [("aws_iam_group_policy.access_analysts-group_policy", ["update"])]}
+                       DEV.name: [("aws_cloudwatch_log_metric_filter.monitoring_filter-DataKeyDecryptByOthers", ["update"]),
+                                  ("aws_iam_group_policy.access_analysts-group_policy", ["update"])]}
 
 
 def test_drift_is_reported_and_an_apply_puts_it_right(deployed):

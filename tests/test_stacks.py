@@ -228,15 +228,19 @@ def test_data_bucket_admits_only_granted_principals_break_glass_and_terraform(na
         *env.break_glass_arns, *env.deployer_arns, *ci, role_arn_ref(stack)]}
 
 
-def test_with_break_glass_no_one_else_deletes_trail_logs(name, stacks):
+@pytest.mark.parametrize(("bucket", "prefix"), [("trail-bucket", "AWSLogs/{account}/"), ("access-log-bucket", "")])
+def test_with_break_glass_no_one_else_deletes_logs_or_their_lock(name, bucket, prefix, stacks):
     env, stack = environment(name), stacks[name]
-    found = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "trail-bucket_bucket-policy")["policy"]))
-    deny = found.get("DenyDeletionButBreakGlass")
+    if bucket == "access-log-bucket" and not env.audit.access_logs:
+        return
+    policy = one(stack, "aws_s3_bucket_policy", f"{bucket}_bucket-policy")
+    deny = by_sid(statements(stack, policy["policy"])).get("DenyDeletionButBreakGlass")
     if not env.break_glass_arns:
         assert deny is None
         return
-    assert deny["actions"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
-    assert deny["resources"] == [f"arn:{env.partition}:s3:::{env.trail_bucket}/AWSLogs/{env.account_id}/*"]
+    assert deny["actions"] == ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutObjectRetention"]
+    arn = f"arn:{env.partition}:s3:::{one(stack, 'aws_s3_bucket', bucket)['bucket']}"
+    assert deny["resources"] == [f"{arn}/{prefix.format(account=env.account_id)}*"]
     assert conditions(deny) == {("ArnNotEquals", "aws:PrincipalArn"): list(env.break_glass_arns)}
 
 
@@ -250,8 +254,6 @@ def test_trail_records_everything_into_its_bucket(name, testing_synth, stacks):
         "enable_log_file_validation": True, "enable_logging": True})
     trail = one(stack, "aws_cloudtrail", "audit-trail")
     assert trail["kms_key_id"] == ref(stack, "aws_kms_key", "data-key", "arn")
-    assert trail["event_selector"] == [{"read_write_type": "All", "include_management_events": True, "data_resource": [
-        {"type": "AWS::S3::Object", "values": [f"arn:{env.partition}:s3:::{env.data_bucket}/"]}]}]
     assert trail["cloud_watch_logs_group_arn"] == ref(stack, "aws_cloudwatch_log_group", "audit-trail_log-group", "arn") + ":*"
 
 
@@ -409,12 +411,12 @@ def test_analysts_assume_the_role_only_with_mfa(name, stacks):
 
 def test_security_alarms_notify_an_encrypted_topic(name, stacks):
     env, stack = environment(name), stacks[name]
-    topic = one(stack, "aws_sns_topic", "monitoring_topic")
+    topic = one(stack, "aws_sns_topic", "alarm-topic")
     assert topic == {"name": env.names.alarm_topic, "kms_master_key_id": ref(stack, "aws_kms_key", "alerting-key", "arn")}
     filters = {f["name"]: f for f in resources(stack, "aws_cloudwatch_log_metric_filter").values()}
     alarms = {a["alarm_name"]: a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
-    assert len(ALARMS) == 15 and sorted(alarms) == sorted(a["name"] for a in ALARMS)
-    topic_arn = ref(stack, "aws_sns_topic", "monitoring_topic", "arn")
+    assert len(ALARMS) == 15 and {a["name"] for a in ALARMS} <= set(alarms)
+    topic_arn = ref(stack, "aws_sns_topic", "alarm-topic", "arn")
     log_group = ref(stack, "aws_cloudwatch_log_group", "audit-trail_log-group", "name")
     for alarm in ALARMS:
         assert filters[alarm["name"]]["pattern"] == alarm["pattern"]
@@ -426,18 +428,18 @@ def test_security_alarms_notify_an_encrypted_topic(name, stacks):
     template = '{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "%s") }'
     key = address(stack, "aws_kms_key", "data-key")
     assert filters["DataKeyApiCalls"]["pattern"] == f"${{format({json.dumps(template)}, {key}.arn)}}"
-    subscriptions = resources(stack, "aws_sns_topic_subscription").values()
+    subscriptions = [s for s in resources(stack, "aws_sns_topic_subscription").values() if s["topic_arn"] == topic_arn]
     assert sorted(s["endpoint"] for s in subscriptions) == sorted(env.alarm_emails)
 
 
 def test_the_alarm_path_does_not_depend_on_the_data_key(name, stacks):
     stack = stacks[name]
     data_key = address(stack, "aws_kms_key", "data-key")
-    for rtype, prefix in (("aws_sns_topic", "monitoring_topic"), ("aws_cloudwatch_log_group", "audit-trail_log-group")):
+    for rtype, prefix in (("aws_sns_topic", "alarm-topic"), ("aws_cloudwatch_log_group", "audit-trail_log-group")):
         assert data_key not in str(one(stack, rtype, prefix))
     alerting = by_sid(statements(stack, one(stack, "aws_kms_key", "alerting-key")["policy"]))
     assert principals(alerting["AllowCloudWatchAlarmsToPublish"]) == {"Service": ["cloudwatch.amazonaws.com"]}
-    topic_policy = by_sid(statements(stack, one(stack, "aws_sns_topic_policy", "monitoring_topic-policy-attachment")["policy"]))
+    topic_policy = by_sid(statements(stack, one(stack, "aws_sns_topic_policy", "alarm-topic_topic-policy-attachment")["policy"]))
     assert conditions(topic_policy["AllowCloudWatchAlarms"])[("StringEquals", "aws:SourceAccount")] == [
         environment(name).account_id]
 
@@ -492,7 +494,9 @@ def test_guardrails_follow_production(name, stacks):
     protected = {
         name: [("aws_kms_key", "data-key"), ("aws_kms_key", "alerting-key"), ("aws_cloudtrail", "audit-trail"),
                ("aws_cloudwatch_log_group", "audit-trail_log-group"),
-               *[(rtype, f"{bucket}{suffix}") for bucket in ("data-bucket", "trail-bucket") for rtype, suffix in PROTECTED_BUCKET_PARTS]],
+               *[(rtype, f"{bucket}{suffix}") for bucket in ("data-bucket", "trail-bucket") for rtype, suffix in PROTECTED_BUCKET_PARTS],
+               *[(rtype, f"access-log-bucket{suffix}") for rtype, suffix in PROTECTED_BUCKET_PARTS if env.audit.access_logs],
+               *([("aws_s3_bucket_object_lock_configuration", "trail-bucket_object-lock")] if env.audit.object_lock_mode else [])],
         env.bootstrap_stack: [("aws_kms_key", "state-key"),
                               *[(rtype, f"state-bucket{suffix}") for rtype, suffix in PROTECTED_BUCKET_PARTS]],
     }

@@ -5,7 +5,8 @@ Command line: `python -m scripts.security_scan [STACKS_DIR]` (default cdktf.out/
 
 checkov 3.3.30's terraform_json parser cannot read string-valued `terraform` settings
 (`required_version` raises "this method receives only dicts" and the file is skipped as a parsing
-error), so each stack is scanned as a copy without them; they carry no security setting.
+error), nor top-level `moved` blocks (the file is likewise skipped), so each stack is scanned as a
+copy without them; they carry no security setting and no resource.
 checkov's own `resource_count` stays 0 for terraform_json, so what was scanned is counted from the
 resources named in its results.
 """
@@ -49,6 +50,7 @@ def _scan_copy(stacks_dir: Path, work: Path) -> list[str]:
     for stack in stacks:
         config = json.loads((stacks_dir / stack / "cdk.tf.json").read_text())
         config["terraform"] = {k: v for k, v in config.get("terraform", {}).items() if isinstance(v, dict)}
+        config.pop("moved", None)
         (work / stack).mkdir()
         (work / stack / "cdk.tf.json").write_text(json.dumps(config))
     return stacks

@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +23,16 @@ from tooling.terraform import copy_stack, terraform
 
 HOST = "127.0.0.1"
 # Services the stacks use; each is sent to the emulator.
-SERVICES = ("accessanalyzer", "athena", "cloudtrail", "cloudwatch", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
+SERVICES = ("accessanalyzer", "athena", "cloudtrail", "cloudwatch", "events", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
 OVERRIDE_FILE = "emulator_override.tf.json"
+# The construct id of a stack's access-log bucket (modules/stacks.py), destroyed last (`destroy_stack`).
+ACCESS_LOG_BUCKET = "access-log-bucket"
 
 # Resources of the stacks that the emulator cannot create, each with the reason; they are left out
 # on the emulator only (by `-target`ing everything else), never faked.
 UNSUPPORTED_BY_EMULATOR: dict[str, str] = {
     "aws_accessanalyzer_analyzer": "moto 5.2 does not implement IAM Access Analyzer",
+    "aws_s3_bucket_metric": "moto 5.2 does not implement S3 metrics configurations (PutBucketMetricsConfiguration)",
 }
 
 # Resource types the emulator creates but cannot delete, each with the reason. `destroy_stack`
@@ -90,13 +92,12 @@ def start_emulator(account_id: str, log_path: Path | None = None, *, detached: b
     outlives this process (`make up` starts it, `make down` stops it)."""
     port = free_port()
     endpoint = f"http://{HOST}:{port}"
-    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if moto is None:
-        raise RuntimeError("moto_server is not installed (pipenv sync --dev installs it)")
+    # moto's server with one fix (tooling/moto_server.py), run from the project root so that it imports.
+    root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "MOTO_ACCOUNT_ID": account_id}
     with open(log_path or os.devnull, "w") as log:  # the child keeps its own handle
-        process = subprocess.Popen([moto, "-H", HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=detached)
+        process = subprocess.Popen([sys.executable, "-m", "tooling.moto_server", "-H", HOST, "-p", str(port)], cwd=root,
+                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=detached)
     try:
         _wait_until_up(endpoint, process)
     except RuntimeError:
@@ -231,13 +232,26 @@ def deploy_stack(stack_dir: Path, stack_copy: Path, emulator: Emulator, tf_env: 
     return stack_outputs(stack_copy, tf_env)
 
 
-def destroy_stack(stack_copy: Path, tf_env: dict[str, str]) -> list[str]:
+def destroy_stack(stack_copy: Path, tf_env: dict[str, str], *, last: Sequence[str] = (),
+                  before_last: Callable[[], object] | None = None) -> list[str]:
     """`terraform destroy` a deployed copy. Resources of UNDELETABLE_BY_EMULATOR are first dropped
     from its state (`terraform state rm`); returns their addresses. Versioned buckets must have
-    been emptied (`empty_versioned_bucket`): the stacks never force-destroy a bucket."""
+    been emptied (`empty_versioned_bucket`): the stacks never force-destroy a bucket.
+
+    `last` names constructs (by id, directly under the stack) destroyed in a second run, after
+    `before_last`: an access-log bucket receives the logs of the first run's bucket deletions, so
+    it is emptied (by `before_last`) once the buckets that log into it are gone."""
     listed = terraform(["state", "list"], stack_copy, tf_env).stdout.split()
     dropped = [address for address in listed if address.split(".")[0] in UNDELETABLE_BY_EMULATOR]
     if dropped:
         terraform(["state", "rm", *dropped], stack_copy, tf_env)
-    terraform(["destroy", "-auto-approve", "-input=false", *target_args(stack_json(stack_copy))], stack_copy, tf_env)
+    config = stack_json(stack_copy)
+    if last:
+        first = [f"-target={rtype}.{name}" for rtype, by_name in config.get("resource", {}).items()
+                 for name, body in by_name.items()
+                 if rtype not in UNSUPPORTED_BY_EMULATOR and body["//"]["metadata"]["path"].split("/")[1] not in last]
+        terraform(["destroy", "-auto-approve", "-input=false", *first], stack_copy, tf_env)
+        if before_last:
+            before_last()
+    terraform(["destroy", "-auto-approve", "-input=false", *target_args(config)], stack_copy, tf_env)
     return dropped

@@ -202,11 +202,18 @@ class LocalDeployment:
             s3 = emulator.boto3_client("s3", self.env.region)
             for bucket in (self.env.data_bucket, self.env.trail_bucket, self.env.results_bucket):
                 moto.empty_versioned_bucket(s3, bucket)
-            dropped = moto.destroy_stack(self.stacks_dir / main, self._init(main, "emulator", variables))
+            # The access-log bucket receives the logs of the other buckets' deletion: emptied after them.
+            dropped = moto.destroy_stack(
+                self.stacks_dir / main, self._init(main, "emulator", variables), last=[moto.ACCESS_LOG_BUCKET],
+                before_last=lambda: moto.empty_versioned_bucket(s3, self.env.access_log_bucket) if self.env.audit.access_logs else None)
             done.append(f"destroyed {main} (dropped from its state first, the emulator cannot delete them: {len(dropped)} "
                         "named queries)")
-            moto.empty_versioned_bucket(emulator.boto3_client("s3", self.env.state.region), self.env.state.bucket)
-            moto.destroy_stack(self.stacks_dir / bootstrap, self._init(bootstrap, "emulator", variables))
+            state_s3 = emulator.boto3_client("s3", self.env.state.region)
+            moto.empty_versioned_bucket(state_s3, self.env.state.bucket)
+            moto.destroy_stack(
+                self.stacks_dir / bootstrap, self._init(bootstrap, "emulator", variables), last=[moto.ACCESS_LOG_BUCKET],
+                before_last=lambda: moto.empty_versioned_bucket(state_s3, self.env.state_access_log_bucket)
+                if self.env.state_access_log_bucket else None)
             done.append(f"destroyed {bootstrap}")
         elif emulator is not None:
             done.append(f"{self.env.name} is production: not destroyed (prevent_destroy); the emulator is discarded with it")

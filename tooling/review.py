@@ -29,6 +29,8 @@ PROTECTIVE_TYPES = {
     "aws_s3_bucket_policy": "the bucket policy (TLS only, encryption, access)",
     "aws_s3_bucket_logging": "server access logging",
     "aws_s3_bucket_object_lock_configuration": "Object Lock",
+    "aws_cloudwatch_metric_alarm": "an alarm",
+    "aws_cloudwatch_event_rule": "an audit-path rule",
 }
 # (type, attribute path, protective value, what it protects): a change away from the value turns
 # the protection off.

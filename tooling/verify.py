@@ -88,7 +88,7 @@ class Verifier:
             ("latest digest file has a valid signature", self.digest_valid, False),
             ("trail's log group receives events", self.log_group_events, False),
             ("sample Athena query succeeds; its result is SSE-KMS with the data key", self.athena_query, False),
-            ("alarm topic subscriptions are confirmed", self.subscriptions_confirmed, False),
+            ("alert topic subscriptions are confirmed", self.subscriptions_confirmed, False),
         ]
 
     def run(self) -> Iterator[Result]:
@@ -238,16 +238,21 @@ class Verifier:
         return f"{execution_id} succeeded; s3://{location} is aws:kms with the data key"
 
     def subscriptions_confirmed(self) -> str:
-        topic = self.context.arn("sns", self.env.names.alarm_topic)
-        subscriptions = self.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-        pending = [s["Endpoint"] for s in subscriptions if s["SubscriptionArn"] in ("PendingConfirmation", "Deleted")]
-        if pending:
-            raise CheckFailed(f"not confirmed: {', '.join(sorted(pending))} (each must follow the link in AWS's e-mail)")
-        if not subscriptions:
-            if not self.env.alarm_emails:
-                return "n/a: no alarm_emails configured: the alarms reach nobody"
-            raise CheckFailed(f"{topic} has no subscriptions, though alarm_emails lists {len(self.env.alarm_emails)}")
-        return f"{len(subscriptions)} confirmed"
+        """Both topics (the alarm topic and the audit-path topic): CIS counts an alarm only when its
+        topic has a confirmed subscriber."""
+        confirmed = []
+        for name in (self.env.names.alarm_topic, self.env.names.audit_path_topic):
+            topic = self.context.arn("sns", name)
+            subscriptions = self.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+            pending = [s["Endpoint"] for s in subscriptions if s["SubscriptionArn"] in ("PendingConfirmation", "Deleted")]
+            if pending:
+                raise CheckFailed(f"{name}: not confirmed: {', '.join(sorted(pending))} (each must follow the link in AWS's e-mail)")
+            if not subscriptions:
+                if not self.env.alarm_emails:
+                    return "n/a: no alarm_emails configured: the alarms reach nobody"
+                raise CheckFailed(f"{topic} has no subscriptions, though alarm_emails lists {len(self.env.alarm_emails)}")
+            confirmed.append(f"{name}: {len(subscriptions)}")
+        return "confirmed: " + ", ".join(confirmed)
 
 
 _WHY_NOT_ON_EMULATOR = {
