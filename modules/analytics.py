@@ -1,31 +1,33 @@
-"""Athena over the CloudTrail logs: a workgroup that enforces KMS-encrypted results, a Glue
-database and CloudTrail table with partition projection, and named queries from `queries/*.sql`.
+"""Athena over the CloudTrail logs: a workgroup on engine version 3 that enforces KMS-encrypted
+results, a Glue database, the tables of `data/cloudtrail_tables.toml` with partition projection,
+and the named queries of `queries/*.sql`, rendered for this environment (`modules/queries.py`).
 
 Athena runs queries with the caller's own permissions, so `grant_query` gives the grantee
-everything a query needs: the workgroup, the Glue catalog objects, reading the trail bucket,
-writing the results bucket, and the keys through S3.
+everything a query needs: the workgroup, the Glue catalog objects (every table), reading the
+trail bucket, writing the results bucket, and the keys through S3.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
-from pathlib import Path
 
 from constructs import Construct
 
 from modules.audit_trail import AuditTrail
 from modules.aws import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
+from modules.cloudtrail_schema import Schema, Table, load_schema
 from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
+from modules.iam import Role
 from modules.policy import Grantee
+from modules.queries import load_queries
 from modules.rendering import multiline
 from modules.secure_bucket import SecureBucket
 
-TABLE_FILE = Path(__file__).parent / "data" / "cloudtrail_table.toml"
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
-TABLE_NAME = "cloudtrail"
+TABLE_NAME = "cloudtrail"  # the table of every record; the others are in data/cloudtrail_tables.toml
 RESULTS_PREFIX = "query-results/"
+# The queries use engine 3's dialect (Trino); pinned, so that Athena's automatic upgrades cannot change it.
+ENGINE_VERSION = "Athena engine version 3"
 
 QUERY_ACTIONS = (
     "athena:BatchGetNamedQuery", "athena:BatchGetQueryExecution", "athena:GetNamedQuery", "athena:GetQueryExecution",
@@ -36,33 +38,24 @@ CATALOG_READ_ACTIONS = ("glue:GetDatabase", "glue:GetDatabases", "glue:GetTable"
                         "glue:GetPartition", "glue:GetPartitions")
 
 
-def named_queries(directory: Path = QUERIES_DIR) -> list[tuple[str, str, str]]:
-    """(name, description, sql) per `.sql` file; the description is the file's first comment line."""
-    queries = []
-    for path in sorted(directory.glob("*.sql")):
-        sql = path.read_text(encoding="utf-8")
-        first = sql.splitlines()[0] if sql else ""
-        if not first.startswith("-- "):
-            raise ValueError(f"{path.name}: the first line must be a '-- description' comment")
-        queries.append((path.stem, first[3:].strip(), sql))
-    return queries
-
-
 class Analytics(Construct):
     """Inputs:
     - workgroup_name, database_name: Athena workgroup and Glue database (required).
-    - trail: the AuditTrail whose logs the table reads (required).
+    - trail: the AuditTrail whose logs the tables read (required).
     - results_bucket: the SecureBucket of the query results (required).
     - key: the EncryptionKey of the query results (required).
+    - data_bucket: the SecureBucket the queries investigate; its key is the one whose use they report (required).
+    - application_role: the Role whose sessions the queries report (required).
     - bytes_scanned_cutoff: per-query scan limit in bytes (default 1 GiB).
     - projection_start: first day of the date projection, YYYY/MM/DD (required).
-    - projected_regions: regions of the region projection (required).
+    - projected_regions: regions of the `cloudtrail` table's region projection (required).
 
-    Exposes `name`, `arn` and `resource` (the workgroup's), `database` and `table`.
+    Exposes `name`, `arn` and `resource` (the workgroup's), `database`, `table` (the `cloudtrail`
+    table), `tables` (every Glue table, by name) and `queries` (the rendered SQL, by name).
     """
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
-                 results_bucket: SecureBucket, key: EncryptionKey,
+                 results_bucket: SecureBucket, key: EncryptionKey, data_bucket: SecureBucket, application_role: Role,
                  projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
@@ -71,7 +64,6 @@ class Analytics(Construct):
         self.arn = context.arn("athena", f"workgroup/{workgroup_name}")
         self.catalog_arn = context.arn("glue", "catalog")
         self.database_arn = context.arn("glue", f"database/{database_name}")
-        self.table_arn = context.arn("glue", f"table/{database_name}/{TABLE_NAME}")
 
         self.resource = athena_workgroup.AthenaWorkgroup(
             self, "workgroup", name=workgroup_name, description="Queries over the CloudTrail logs",
@@ -80,6 +72,7 @@ class Analytics(Construct):
                 enforce_workgroup_configuration=True,
                 publish_cloudwatch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena_workgroup.AthenaWorkgroupConfigurationEngineVersion(selected_engine_version=ENGINE_VERSION),
                 result_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfiguration(
                     output_location=f"s3://{results_bucket.name}/{RESULTS_PREFIX}",
                     encryption_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
@@ -89,28 +82,45 @@ class Analytics(Construct):
         )
         self.database = glue_catalog_database.GlueCatalogDatabase(
             self, "database", name=database_name, description="CloudTrail logs, queried with Athena")
-        self.table = self._cloudtrail_table(projection_start, projected_regions)
-        for name, description, sql in named_queries():
-            athena_named_query.AthenaNamedQuery(self, f"query-{name}", name=name, description=description,
-                                                database=self.database.name, workgroup=self.resource.id,
-                                                query=multiline(self, sql))
+        schema = load_schema()
+        regions = {"projected": list(projected_regions), "home": [context.region]}
+        self.tables = {table.name: self._table(schema, table, projection_start, regions[table.regions])
+                       for table in schema.tables}
+        self.table = self.tables[TABLE_NAME]
+        self.table_arns = [context.arn("glue", f"table/{database_name}/{name}") for name in self.tables]
 
-    def _cloudtrail_table(self, projection_start: str,
-                          projected_regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:
-        with TABLE_FILE.open("rb") as handle:
-            spec = tomllib.load(handle)
+        # Names known at synth are written as text; the key's ARN is a reference, known at apply.
+        values = {
+            "account_id": context.account,
+            "data_bucket": data_bucket.name,
+            "results_bucket": results_bucket.name,
+            "trail_bucket": trail.bucket.name,
+            "trail_name": trail.name,
+            "trail_arn": trail.arn,
+            "data_key_arn": data_bucket.key.arn,
+            "application_role_arn": context.arn("iam", f"role/{application_role.name}"),
+        }
+        self.queries: dict[str, str] = {}
+        for template in load_queries():
+            self.queries[template.name] = template.render(values)
+            athena_named_query.AthenaNamedQuery(
+                self, f"query-{template.name}", name=template.name, description=template.description,
+                database=self.database.name, workgroup=self.resource.id, query=multiline(self, self.queries[template.name]))
+
+    def _table(self, schema: Schema, table: Table, projection_start: str,
+               regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:
         # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
         location = f"s3://{self.trail.bucket.name}/{self.trail.log_prefix}"
         return glue_catalog_table.GlueCatalogTable(
-            self, "cloudtrail-table", name=TABLE_NAME, database_name=self.database.name,
-            description="CloudTrail logs with partition projection on region and day",
+            self, f"{table.name.replace('_', '-')}-table", name=table.name, database_name=self.database.name,
+            description=table.description,
             table_type="EXTERNAL_TABLE",
             parameters={
                 "classification": "cloudtrail",
                 "EXTERNAL": "TRUE",
                 "projection.enabled": "true",
                 "projection.region.type": "enum",
-                "projection.region.values": ",".join(projected_regions),
+                "projection.region.values": ",".join(regions),
                 "projection.timestamp.type": "date",
                 "projection.timestamp.format": "yyyy/MM/dd",
                 "projection.timestamp.interval": "1",
@@ -118,20 +128,20 @@ class Analytics(Construct):
                 "projection.timestamp.range": f"{projection_start},NOW",
                 "storage.location.template": f"{location}$${{region}}/$${{timestamp}}",
             },
-            partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in spec["partition_keys"]],
+            partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys],
             storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
                 location=location,
-                input_format=spec["input_format"],
-                output_format=spec["output_format"],
+                input_format=schema.input_format,
+                output_format=schema.output_format,
                 ser_de_info=glue_catalog_table.GlueCatalogTableStorageDescriptorSerDeInfo(
-                    name="cloudtrail", serialization_library=spec["serde"]),
-                columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in spec["columns"]],
+                    name="cloudtrail", serialization_library=schema.serde),
+                columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in table.columns],
             ),
         )
 
     def grant_query(self, grantee: Grantee) -> None:
         """Run queries in the workgroup: everything Athena does with the caller's permissions."""
         grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn])
-        grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, self.table_arn])
+        grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns])
         self.trail.grant_read_logs(grantee)
         self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)

@@ -222,7 +222,7 @@ class PlatformStack(EnvironmentStack):
         )
         analytics = Analytics(
             self, "analytics", workgroup_name=names.workgroup, database_name=names.database, trail=trail,
-            results_bucket=results_bucket, key=data_key,
+            results_bucket=results_bucket, key=data_key, data_bucket=data_bucket, application_role=access.role,
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
             projected_regions=env.athena.projected_regions,
         )

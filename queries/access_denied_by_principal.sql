@@ -1,12 +1,12 @@
--- Principals with the most denied calls in the last 7 days: probing, or a broken deployment.
+-- Principals with the most denied calls since 7 days ago (UTC days), the top 50 only: probing, or a broken deployment.
 SELECT
-    useridentity.arn AS principal_arn,
+    coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS principal,
     eventsource,
     eventname,
     count(*) AS denied_calls
 FROM cloudtrail
-WHERE (errorcode LIKE '%UnauthorizedOperation' OR errorcode LIKE 'AccessDenied%')
-  AND timestamp >= date_format(current_date - INTERVAL '7' DAY, '%Y/%m/%d')
+WHERE timestamp >= date_format(current_date - INTERVAL '7' DAY, '%Y/%m/%d')
+  AND (errorcode LIKE '%UnauthorizedOperation' OR errorcode LIKE 'AccessDenied%')
 GROUP BY 1, 2, 3
-ORDER BY denied_calls DESC
+ORDER BY denied_calls DESC, principal, eventsource, eventname
 LIMIT 50;

@@ -1,14 +1,17 @@
--- KMS key management calls (disable, schedule deletion, policy changes) in the last 30 days.
+-- KMS key management calls on any key of the account (enable, disable, deletion, key policy, rotation, grants, aliases, imported key material) since 30 days ago, newest first, failed attempts included.
 SELECT
     eventtime,
-    useridentity.arn AS principal_arn,
+    coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS principal,
     eventname,
-    json_extract_scalar(requestparameters, '$.keyId') AS key_id,
+    coalesce(json_extract_scalar(requestparameters, '$.keyId'), json_extract_scalar(requestparameters, '$.targetKeyId')) AS key_id,
+    json_extract_scalar(requestparameters, '$.aliasName') AS alias_name,
     awsregion,
     errorcode
 FROM cloudtrail
-WHERE eventsource = 'kms.amazonaws.com'
-  AND eventname IN ('DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'PutKeyPolicy',
-                    'DisableKeyRotation', 'CreateGrant', 'RevokeGrant')
-  AND timestamp >= date_format(current_date - INTERVAL '30' DAY, '%Y/%m/%d')
-ORDER BY eventtime DESC;
+WHERE timestamp >= date_format(current_date - INTERVAL '30' DAY, '%Y/%m/%d')
+  AND eventsource = 'kms.amazonaws.com'
+  AND eventname IN ('EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'PutKeyPolicy',
+                    'EnableKeyRotation', 'DisableKeyRotation', 'CreateGrant', 'RevokeGrant', 'RetireGrant',
+                    'CreateAlias', 'UpdateAlias', 'DeleteAlias',
+                    'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial')
+ORDER BY eventtime DESC, eventid;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from environments.config import markdown_table
+from scripts.update_readme import TABLES, query_table, section
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -23,8 +24,17 @@ def test_every_make_command_in_the_readme_exists():
 
 
 def test_key_table_is_generated_from_the_schema():
-    table = README.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
-    assert table == markdown_table()
+    assert section(README, "keys") == markdown_table()
+
+
+def test_query_table_is_generated_from_the_sql_files():
+    table = section(README, "queries")
+    assert table == query_table()
+    assert len(table.splitlines()) == 2 + len(list((ROOT / "queries").glob("*.sql")))
+
+
+def test_every_generated_table_is_in_the_readme():
+    assert all(f"<!-- {name}:start -->" in README and f"<!-- {name}:end -->" in README for name in TABLES)
 
 
 def test_ci_runs_the_readme_test_command():

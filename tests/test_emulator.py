@@ -446,24 +446,46 @@ def test_workgroup_enforces_kms_encrypted_results_in_the_results_bucket(dev: Dep
 
 
 def test_cloudtrail_table_uses_partition_projection(dev: Deployment) -> None:
-    table = dev.client("glue").get_table(DatabaseName=dev.env.names.database, Name="cloudtrail")["Table"]
-    parameters = table["Parameters"]
-    assert parameters.get("projection.enabled") == "true"
-    template = parameters.get("storage.location.template", "")
-    assert "${region}/${timestamp}" in template, template
-    assert template.startswith(f"s3://{dev.env.trail_bucket}/AWSLogs/{dev.env.account_id}/CloudTrail/"), template
-    assert [key["Name"] for key in table["PartitionKeys"]] == ["region", "timestamp"]
-    assert parameters.get("projection.region.values", "").split(",") == list(dev.env.athena.projected_regions)
+    """Every table of the definition, projected on the day and on its regions (the `home` one on
+    the stack's region alone), over the trail's logs."""
+    glue, definition = dev.client("glue"), tomllib.loads((ROOT / "modules" / "data" / "cloudtrail_tables.toml").read_text())
+    regions = {"projected": list(dev.env.athena.projected_regions), "home": [dev.env.region]}
+    listed = {t["Name"] for t in glue.get_tables(DatabaseName=dev.env.names.database)["TableList"]}
+    assert listed == {spec["name"] for spec in definition["table"]}
+    for spec in definition["table"]:
+        table = glue.get_table(DatabaseName=dev.env.names.database, Name=spec["name"])["Table"]
+        parameters = table["Parameters"]
+        assert parameters.get("projection.enabled") == "true", spec["name"]
+        template = parameters.get("storage.location.template", "")
+        assert template == f"s3://{dev.env.trail_bucket}/AWSLogs/{dev.env.account_id}/CloudTrail/${{region}}/${{timestamp}}"
+        assert [key["Name"] for key in table["PartitionKeys"]] == ["region", "timestamp"]
+        assert parameters.get("projection.region.values", "").split(",") == regions[spec["regions"]], spec["name"]
+        names = [n for n, _ in definition["columns"]] if spec["columns"] == "all" else spec["columns"]
+        assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == names, spec["name"]
 
 
 def test_named_queries_are_the_sql_files(dev: Deployment) -> None:
-    athena = dev.client("athena")
+    """Each query as its file with this environment's names written in, the data key's real ARN
+    among them (a reference until apply)."""
+    env, athena = dev.env, dev.client("athena")
+    values = {
+        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
+        "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
+        "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
+        "data_key_arn": dev.outputs["data_key_arn"],
+        "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
+    }
     ids = athena.list_named_queries(WorkGroup=dev.outputs["workgroup"])["NamedQueryIds"]
     queries = {q["Name"]: q for q in (athena.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)}
     assert set(queries) == {path.stem for path in QUERY_FILES}
     for path in QUERY_FILES:
-        assert queries[path.stem]["QueryString"] == path.read_text(encoding="utf-8"), path.name
-        assert queries[path.stem]["Database"] == dev.env.names.database, path.name
+        text = path.read_text(encoding="utf-8")
+        for placeholder, value in values.items():
+            text = text.replace("{{" + placeholder + "}}", value)
+        assert "{{" not in text and dev.outputs["data_key_arn"].startswith("arn:"), path.name
+        assert queries[path.stem]["QueryString"] == text, path.name
+        assert queries[path.stem]["Description"] == text.splitlines()[0].removeprefix("-- "), path.name
+        assert queries[path.stem]["Database"] == env.names.database, path.name
 
 
 # --- IAM --------------------------------------------------------------------------------------

@@ -304,36 +304,65 @@ def test_workgroup_enforces_kms_encrypted_results(name, testing_synth, stacks):
     has(testing_synth, name, "aws_athena_workgroup", {"name": env.names.workgroup, "configuration": {
         "enforce_workgroup_configuration": True,
         "bytes_scanned_cutoff_per_query": env.athena.bytes_scanned_cutoff,
+        # The queries are written in engine 3's dialect: pinned, not left to Athena's automatic upgrades.
+        "engine_version": {"selected_engine_version": "Athena engine version 3"},
         "result_configuration": {"output_location": f"s3://{env.results_bucket}/query-results/",
                                  "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": key_arn}}}})
 
 
 def test_cloudtrail_table_uses_partition_projection(name, stacks):
+    """Every table of the one definition, with its columns, over the trail's logs, projected on the
+    day and on the regions of its scope (`cloudtrail`: the projected regions; `home`: the stack's)."""
     env, stack = environment(name), stacks[name]
+    definition = tomllib.loads((ROOT / "modules/data/cloudtrail_tables.toml").read_text())
     assert one(stack, "aws_glue_catalog_database", "analytics_database")["name"] == env.names.database
-    table = one(stack, "aws_glue_catalog_table", "analytics_cloudtrail-table")
-    params = table["parameters"]
+    regions = {"projected": list(env.athena.projected_regions), "home": [env.region]}
+    types = dict(definition["columns"])
+    tables = {t["name"]: t for t in resources(stack, "aws_glue_catalog_table").values()}
+    assert sorted(tables) == sorted(t["name"] for t in definition["table"]) and "cloudtrail" in tables
     location = f"s3://{env.trail_bucket}/AWSLogs/{env.account_id}/CloudTrail/"
-    # `$${` is Terraform JSON for a literal `${`: Athena, not Terraform, fills these in.
-    assert params["storage.location.template"] == location + "$${region}/$${timestamp}"
-    assert params["projection.enabled"] == "true"
-    assert params["projection.timestamp.range"] == f"{env.athena.projection_start},NOW"
-    assert params["projection.region.values"].split(",") == list(env.athena.projected_regions)
-    assert [k["name"] for k in table["partition_keys"]] == ["region", "timestamp"]
-    columns = [c["name"] for c in table["storage_descriptor"]["columns"]]
+    for spec in definition["table"]:
+        table = tables[spec["name"]]
+        params = table["parameters"]
+        # `$${` is Terraform JSON for a literal `${`: Athena, not Terraform, fills these in.
+        assert params["storage.location.template"] == location + "$${region}/$${timestamp}"
+        assert params["projection.enabled"] == "true"
+        assert params["projection.timestamp.range"] == f"{env.athena.projection_start},NOW"
+        assert params["projection.region.values"].split(",") == regions[spec["regions"]]
+        assert [k["name"] for k in table["partition_keys"]] == ["region", "timestamp"]
+        names = [n for n, _ in definition["columns"]] if spec["columns"] == "all" else spec["columns"]
+        assert table["storage_descriptor"]["columns"] == [{"name": n, "type": types[n]} for n in names]
+        assert table["storage_descriptor"]["location"] == location
+        assert table["storage_descriptor"]["ser_de_info"]["serialization_library"] == "org.apache.hive.hcatalog.data.JsonSerDe"
+    columns = [c["name"] for c in tables["cloudtrail"]["storage_descriptor"]["columns"]]
     assert {"eventtime", "eventsource", "eventname", "useridentity", "resources", "tlsdetails"} <= set(columns)
-    assert table["storage_descriptor"]["ser_de_info"]["serialization_library"] == "org.apache.hive.hcatalog.data.JsonSerDe"
 
 
 def test_named_queries_come_from_the_sql_files(name, stacks):
-    stack = stacks[name]
+    """Each query is its file with this environment's names written in (the data key's ARN as a
+    reference, known at apply), its first line the description."""
+    env, stack = environment(name), stacks[name]
+    values = {
+        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
+        "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
+        "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
+        "data_key_arn": ref(stack, "aws_kms_key", "data-key", "arn"),
+        "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
+    }
     files = sorted((ROOT / "queries").glob("*.sql"))
-    assert files
+    assert len(files) >= 11
     queries = {q["name"]: q for q in resources(stack, "aws_athena_named_query").values()}
     assert sorted(queries) == [f.stem for f in files]
     for path in files:
-        assert queries[path.stem]["query"] == path.read_text()
-        assert queries[path.stem]["workgroup"] == ref(stack, "aws_athena_workgroup", "analytics_workgroup", "id")
+        text = path.read_text()
+        for placeholder, value in values.items():
+            text = text.replace("{{" + placeholder + "}}", value)
+        assert "{{" not in text, path.name
+        query = queries[path.stem]
+        assert query["query"] == text
+        assert query["description"] == text.splitlines()[0].removeprefix("-- ")
+        assert query["workgroup"] == ref(stack, "aws_athena_workgroup", "analytics_workgroup", "id")
+        assert query["database"] == ref(stack, "aws_glue_catalog_database", "analytics_database", "name")
 
 
 # --- IAM ---------------------------------------------------------------------------------------
