@@ -25,10 +25,8 @@ from modules.audit_trail import AuditTrail
 from modules.aws import cloudwatch_event_rule, cloudwatch_event_target
 from modules.context import AwsContext
 from modules.encryption_key import EncryptionKey
-from modules.naming import pattern
+from modules.naming import event_rule_name_problem
 from modules.validation import check_input
-
-event_rule_name_problem = pattern(r"[.A-Za-z0-9_-]{1,64}", "must be 1-64 letters, digits, '.', '_' or '-'")
 
 
 class AuditPath(Construct):

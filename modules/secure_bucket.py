@@ -182,22 +182,19 @@ class SecureBucket(Construct):
         sent (`Null ... false`): an `...IfExists` operator would be true without the header and
         deny every plain upload."""
         encryption, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
-        everyone = {"*": ["*"]}
+
+        def deny_upload(sid: str, conditions: Conditions) -> Statement:
+            return Statement(sid=sid, effect="Deny", actions=["s3:PutObject"], resources=[objects],
+                             principals={"*": ["*"]}, conditions=conditions)
+
         if self.key is None:
-            return [Statement(sid="DenyNonS3Encryption", effect="Deny", actions=["s3:PutObject"], resources=[objects],
-                              principals=everyone,
-                              conditions={"StringNotEquals": {encryption: ["AES256"]}, "Null": {encryption: ["false"]}})]
+            return [deny_upload("DenyNonS3Encryption", {"StringNotEquals": {encryption: ["AES256"]}, "Null": {encryption: ["false"]}})]
         return [
-            Statement(sid="DenyNonKmsEncryption", effect="Deny", actions=["s3:PutObject"], resources=[objects],
-                      principals=everyone,
-                      conditions={"StringNotEquals": {encryption: ["aws:kms"]}, "Null": {encryption: ["false"]}}),
-            Statement(sid="DenyOtherKmsKeys", effect="Deny", actions=["s3:PutObject"], resources=[objects],
-                      principals=everyone,
-                      conditions={"StringNotEquals": {key_id: [self.key.arn, self.key.alias_arn]}, "Null": {key_id: ["false"]}}),
+            deny_upload("DenyNonKmsEncryption", {"StringNotEquals": {encryption: ["aws:kms"]}, "Null": {encryption: ["false"]}}),
+            deny_upload("DenyOtherKmsKeys",
+                        {"StringNotEquals": {key_id: [self.key.arn, self.key.alias_arn]}, "Null": {key_id: ["false"]}}),
             # `aws:kms` without a key id means the AWS managed key aws/s3, not this one.
-            Statement(sid="DenyKmsWithoutThisKey", effect="Deny", actions=["s3:PutObject"], resources=[objects],
-                      principals=everyone,
-                      conditions={"StringEquals": {encryption: ["aws:kms"]}, "Null": {key_id: ["true"]}}),
+            deny_upload("DenyKmsWithoutThisKey", {"StringEquals": {encryption: ["aws:kms"]}, "Null": {key_id: ["true"]}}),
         ]
 
     @staticmethod

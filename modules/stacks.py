@@ -36,6 +36,8 @@ from modules.terraform_settings import (
 
 # Days a deleted or overwritten access log is kept before S3 removes it for good.
 NONCURRENT_ACCESS_LOG_DAYS = 30
+# The access-log bucket's construct id in either stack (tooling/emulator.py destroys it last).
+ACCESS_LOG_BUCKET_ID = "access-log-bucket"
 
 
 class EnvironmentStack(TerraformStack):
@@ -85,14 +87,14 @@ class EnvironmentStack(TerraformStack):
         """Put the bucket made under `id` and its protective parts on the protected list."""
         self.protected += [f"{id}/{part}" for part in PROTECTED_PARTS]
 
-    def access_log_bucket(self, id: str, name: str) -> SecureBucket:
+    def access_log_bucket(self, name: str) -> SecureBucket:
         """The bucket S3 server access logs of this account and region go to: SSE-S3, since S3
         delivers access logs to no other kind (S3 user guide, "Enabling Amazon S3 server access
         logging"); private and TLS-only like every bucket; logs expire after retention.access_log_days
         and only break-glass deletes them sooner."""
         env = self.env
         bucket = SecureBucket(
-            self, id, name=name, key=None, prevent_destroy=env.prevent_destroy,
+            self, ACCESS_LOG_BUCKET_ID, name=name, key=None, prevent_destroy=env.prevent_destroy,
             incomplete_upload_days=env.retention.incomplete_upload_days,
             lifecycle_rules=[LifecycleRule(id="expire-access-logs", expire_days=env.retention.access_log_days,
                                            noncurrent_expire_days=NONCURRENT_ACCESS_LOG_DAYS)],
@@ -101,7 +103,7 @@ class EnvironmentStack(TerraformStack):
                  "default encryption; the logs hold request metadata, not the data")
         if env.break_glass_arns:
             bucket.deny_deletion("", env.break_glass_arns)
-        self.protect_bucket(id)
+        self.protect_bucket(ACCESS_LOG_BUCKET_ID)
         return bucket
 
     def outputs(self, values: dict[str, str]) -> None:
@@ -140,7 +142,7 @@ class BootstrapStack(EnvironmentStack):
         )
         outputs = {"state_bucket": bucket.name, "state_key_arn": key.arn}
         if env.state_access_log_bucket:
-            bucket.log_access_to(self.access_log_bucket("access-log-bucket", env.state_access_log_bucket))
+            bucket.log_access_to(self.access_log_bucket(env.state_access_log_bucket))
         if env.github.repository and deploys is not None:
             types = deploys.terraform_types()
             roles = GitHubDeployRoles(
@@ -206,7 +208,7 @@ class PlatformStack(EnvironmentStack):
             self.protected.append("trail-bucket/object-lock")
         if env.break_glass_arns:  # log files and digests: no one but break-glass deletes them
             trail_bucket.deny_deletion(f"AWSLogs/{self.context.account}/", env.break_glass_arns)
-        access_logs = self.access_log_bucket("access-log-bucket", env.access_log_bucket) if audit.access_logs else None
+        access_logs = self.access_log_bucket(env.access_log_bucket) if audit.access_logs else None
         if access_logs:
             for bucket in (data_bucket, results_bucket, trail_bucket):
                 bucket.log_access_to(access_logs)

@@ -101,6 +101,19 @@ def _assert_access_logs(stack: dict, env, sources: dict[str, str]) -> None:
     assert ref(stack, "aws_s3_bucket", "access-log-bucket", "id") not in logging
 
 
+def test_the_emulator_destroys_the_access_log_bucket_last_by_its_construct_id(stacks):
+    """tooling/emulator.py names the access-log bucket's construct without importing the stacks."""
+    from modules.stacks import ACCESS_LOG_BUCKET_ID  # noqa: PLC0415 - imports cdktf
+    from tooling.emulator import ACCESS_LOG_BUCKET  # noqa: PLC0415
+
+    assert ACCESS_LOG_BUCKET == ACCESS_LOG_BUCKET_ID
+    logged = [(name, environment(name)) for name in ENV_NAMES if environment(name).audit.access_logs]
+    assert logged, "no environment logs its buckets' access"
+    for name, env in logged:
+        # `one` finds a resource by its logical id, which starts with its construct path below the stack.
+        assert one(stacks[name], "aws_s3_bucket", ACCESS_LOG_BUCKET)["bucket"] == env.access_log_bucket
+
+
 @pytest.mark.parametrize("name", ENV_NAMES)
 def test_every_bucket_logs_its_access_when_asked(name, stacks):
     env, stack = environment(name), stacks[name]

@@ -25,7 +25,7 @@ HOST = "127.0.0.1"
 # Services the stacks use; each is sent to the emulator.
 SERVICES = ("accessanalyzer", "athena", "cloudtrail", "cloudwatch", "events", "glue", "iam", "kms", "logs", "s3", "sns", "sts")
 OVERRIDE_FILE = "emulator_override.tf.json"
-# The construct id of a stack's access-log bucket (modules/stacks.py), destroyed last (`destroy_stack`).
+# modules/stacks.py ACCESS_LOG_BUCKET_ID (not imported: that would load cdktf): destroyed last (`destroy_stack`).
 ACCESS_LOG_BUCKET = "access-log-bucket"
 
 # Resources of the stacks that the emulator cannot create, each with the reason; they are left out
