@@ -41,3 +41,19 @@ def all_features(env: Environment) -> Environment:
                                key_admin_arns=(f"arn:{env.partition}:iam::{env.account_id}:role/KeyAdmins",),
                                github=dataclasses.replace(env.github, repository="acme/encrypted-data-platform", oidc_provider_arn=""),
                                audit=audit)
+
+
+def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
+    """A `queries/*.sql` file with `env`'s names written into its placeholders, as the deployed
+    named query should read; written here from the environment, not by modules/queries.py."""
+    values = {
+        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
+        "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
+        "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
+        "data_key_arn": data_key_arn,
+        "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
+    }
+    text = path.read_text(encoding="utf-8")
+    for placeholder, value in values.items():
+        text = text.replace("{{" + placeholder + "}}", value)
+    return text

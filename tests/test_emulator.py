@@ -37,7 +37,8 @@ from urllib.parse import unquote
 import pytest
 
 from environments.config import Environment
-from tests.support import ROOT, environment, first_environment
+from modules.alarms import load_alarm_definitions, load_audit_path_rules, load_system_alarms
+from tests.support import ROOT, environment, first_environment, rendered_query
 from tooling import plan_summary
 from tooling.emulator import (
     ACCESS_LOG_BUCKET,
@@ -55,9 +56,8 @@ from tooling.terraform import terraform
 
 pytestmark = pytest.mark.emulator
 
-ALARMS = tomllib.loads((ROOT / "modules" / "data" / "security_alarms.toml").read_text())["alarm"]
-SYSTEM_ALARMS = tomllib.loads((ROOT / "modules" / "data" / "system_alarms.toml").read_text())["alarm"]
-AUDIT_PATH_RULES = tomllib.loads((ROOT / "modules" / "data" / "audit_path_rules.toml").read_text())["rule"]
+ALARMS, SYSTEM_ALARMS = load_alarm_definitions(), load_system_alarms()
+AUDIT_PATH_RULES = load_audit_path_rules()
 OTHER_ALARMS = {"DataKeyUsage", "AuditTrailHeartbeat", "AthenaBytesScanned"}  # not from a filter definition
 QUERY_FILES = sorted((ROOT / "queries").glob("*.sql"))
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -306,34 +306,49 @@ def test_lifecycle_rules(dev: Deployment) -> None:
         (retention.trail_logs_infrequent_access_days, "STANDARD_IA"), (retention.trail_logs_glacier_days, "GLACIER")}
 
 
+def _access_log_layout(env: Environment) -> dict[str, tuple[str, list[str]]]:
+    """{access-log bucket: (its region, the buckets logging into it)}: the environment's own, and
+    the bootstrap's when the state bucket lives in another region (S3 delivers within a region)."""
+    layout = {env.access_log_bucket: (env.region, [env.data_bucket, env.results_bucket, env.trail_bucket])}
+    if env.state_access_log_bucket:
+        layout[env.state_access_log_bucket] = (env.state.region, [env.state.bucket])
+    else:
+        layout[env.access_log_bucket][1].append(env.state.bucket)
+    return layout
+
+
 def test_every_bucket_logs_its_access(dev: Deployment) -> None:
-    """The data, results, trail and state buckets log into the access-log bucket, under their own
-    name; that bucket is SSE-S3 (log delivery cannot use SSE-KMS) and admits only S3's log
-    delivery for this account's source buckets."""
-    s3, env = dev.client("s3"), dev.env
-    assert env.audit.access_logs and env.state_access_log_bucket is None, "this test is about the default layout"
-    target = env.access_log_bucket
-    for bucket in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket):
-        enabled = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled")
-        assert enabled == {"TargetBucket": target, "TargetPrefix": f"{bucket}/"}, (bucket, enabled)
-    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=target), "the access-log bucket must not log into itself"
-    rules = s3.get_bucket_encryption(Bucket=target)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert [r["ApplyServerSideEncryptionByDefault"] for r in rules] == [{"SSEAlgorithm": "AES256"}]
-    policy = statements_by_sid(s3.get_bucket_policy(Bucket=target)["Policy"])
-    admitted = {s["Resource"]: s for sid, s in policy.items() if sid.startswith("AllowAccessLogsOf")}
-    arn = f"arn:{env.partition}:s3:::{target}"
-    assert set(admitted) == {f"{arn}/{b}/*" for b in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket)}
-    for resource, statement in admitted.items():
-        assert principals(statement, "Service") == ["logging.s3.amazonaws.com"], resource
-        assert condition(statement, "StringEquals", "aws:SourceAccount") == [env.account_id], resource
-        source = resource.removeprefix(f"{arn}/").removesuffix("/*")
-        assert condition(statement, "ArnLike", "aws:SourceArn") == [f"arn:{env.partition}:s3:::{source}"], resource
-    assert "DenyInsecureTransport" in policy
-    # The emulator delivers a log object per request, at once (S3 takes minutes to hours): the
-    # requests of the tests and plans so far arrived under each source's prefix.
-    with bucket_policy_lifted(s3, target):  # moto counts the TLS deny's condition as met
-        delivered = {o["Key"].split("/", 1)[0] for o in s3.list_objects_v2(Bucket=target).get("Contents", [])}
-    assert delivered == {env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket}, delivered
+    """The data, results, trail and state buckets log into an access-log bucket of their region,
+    under their own name; that bucket is SSE-S3 (log delivery cannot use SSE-KMS) and admits only
+    S3's log delivery for this account's source buckets. Without access logs, no bucket logs."""
+    env = dev.env
+    if not env.audit.access_logs:
+        for bucket in (env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket):
+            assert "LoggingEnabled" not in dev.client("s3").get_bucket_logging(Bucket=bucket), bucket
+        return
+    for target, (region, sources) in _access_log_layout(env).items():
+        s3 = dev.emulator.boto3_client("s3", region)
+        for bucket in sources:
+            enabled = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled")
+            assert enabled == {"TargetBucket": target, "TargetPrefix": f"{bucket}/"}, (bucket, enabled)
+        assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=target), "an access-log bucket must not log into itself"
+        rules = s3.get_bucket_encryption(Bucket=target)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert [r["ApplyServerSideEncryptionByDefault"] for r in rules] == [{"SSEAlgorithm": "AES256"}]
+        policy = statements_by_sid(s3.get_bucket_policy(Bucket=target)["Policy"])
+        admitted = {s["Resource"]: s for sid, s in policy.items() if sid.startswith("AllowAccessLogsOf")}
+        arn = f"arn:{env.partition}:s3:::{target}"
+        assert set(admitted) == {f"{arn}/{b}/*" for b in sources}
+        for resource, statement in admitted.items():
+            assert principals(statement, "Service") == ["logging.s3.amazonaws.com"], resource
+            assert condition(statement, "StringEquals", "aws:SourceAccount") == [env.account_id], resource
+            source = resource.removeprefix(f"{arn}/").removesuffix("/*")
+            assert condition(statement, "ArnLike", "aws:SourceArn") == [f"arn:{env.partition}:s3:::{source}"], resource
+        assert "DenyInsecureTransport" in policy
+        # The emulator delivers a log object per request, at once (S3 takes minutes to hours): the
+        # requests of the tests and plans so far arrived under each source's prefix.
+        with bucket_policy_lifted(s3, target):  # moto counts the TLS deny's condition as met
+            delivered = {o["Key"].split("/", 1)[0] for o in s3.list_objects_v2(Bucket=target).get("Contents", [])}
+        assert delivered == set(sources), delivered
 
 
 # --- KMS --------------------------------------------------------------------------------------
@@ -468,20 +483,11 @@ def test_named_queries_are_the_sql_files(dev: Deployment) -> None:
     """Each query as its file with this environment's names written in, the data key's real ARN
     among them (a reference until apply)."""
     env, athena = dev.env, dev.client("athena")
-    values = {
-        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
-        "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
-        "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
-        "data_key_arn": dev.outputs["data_key_arn"],
-        "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
-    }
     ids = athena.list_named_queries(WorkGroup=dev.outputs["workgroup"])["NamedQueryIds"]
     queries = {q["Name"]: q for q in (athena.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)}
     assert set(queries) == {path.stem for path in QUERY_FILES}
     for path in QUERY_FILES:
-        text = path.read_text(encoding="utf-8")
-        for placeholder, value in values.items():
-            text = text.replace("{{" + placeholder + "}}", value)
+        text = rendered_query(path, env, dev.outputs["data_key_arn"])
         assert "{{" not in text and dev.outputs["data_key_arn"].startswith("arn:"), path.name
         assert queries[path.stem]["QueryString"] == text, path.name
         assert queries[path.stem]["Description"] == text.splitlines()[0].removeprefix("-- "), path.name
@@ -545,14 +551,14 @@ def test_metric_filters_have_the_exact_patterns(dev: Deployment) -> None:
     filters = {f["filterName"]: f for f in dev.client("logs").describe_metric_filters(
         logGroupName=dev.env.names.log_group)["metricFilters"]}
     key_calls = {"DataKeyApiCalls", "DataKeyApiCallsByOperation"}
-    assert set(filters) == {alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | key_calls
+    assert set(filters) == {alarm.name for alarm in ALARMS + SYSTEM_ALARMS} | key_calls
     for alarm in ALARMS:
-        assert filters[alarm["name"]]["filterPattern"] == alarm["pattern"], alarm["name"]
+        assert filters[alarm.name]["filterPattern"] == alarm.pattern, alarm.name
     key_arn = dev.outputs["data_key_arn"]
     for alarm in SYSTEM_ALARMS:
-        pattern = filters[alarm["name"]]["filterPattern"]
-        assert "${" not in pattern, (alarm["name"], pattern)
-        assert dev.env.data_bucket in pattern or key_arn in pattern, (alarm["name"], pattern)
+        pattern = filters[alarm.name]["filterPattern"]
+        assert "${" not in pattern, (alarm.name, pattern)
+        assert dev.env.data_bucket in pattern or key_arn in pattern, (alarm.name, pattern)
     for name in key_calls:
         usage = filters[name]["filterPattern"]
         assert usage == f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{key_arn}") }}', usage
@@ -572,17 +578,16 @@ def test_every_alarm_watches_its_filter_metric_and_notifies_the_topic(dev: Deplo
     alarms = _alarms(dev)
     filters = {f["filterName"]: f["metricTransformations"][0] for f in dev.client("logs").describe_metric_filters(
         logGroupName=dev.env.names.log_group)["metricFilters"]}
-    assert set(alarms) == {alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS
+    assert set(alarms) == {alarm.name for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS
     for definition in ALARMS + SYSTEM_ALARMS:
-        alarm, name = alarms[definition["name"]], definition["name"]
+        alarm, name = alarms[definition.name], definition.name
         assert alarm["AlarmActions"] == [dev.outputs["alarm_topic_arn"]], name
         assert (alarm["MetricName"], alarm["Namespace"]) == \
             (filters[name]["metricName"], filters[name]["metricNamespace"]), name
-        # Each definition's own settings, and CIS's (5 minutes, one period, at least one) when it has none.
-        expected = (definition.get("period", 300), definition.get("evaluation_periods", 1), float(definition.get("threshold", 1)))
+        expected = (definition.period, definition.evaluation_periods, float(definition.threshold))
         assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Sum", "GreaterThanOrEqualToThreshold"), name
         assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"]) == expected, name
-        assert definition["control"] in alarm.get("AlarmDescription", ""), name
+        assert definition.control in alarm.get("AlarmDescription", ""), name
 
 
 def test_the_heartbeat_breaches_on_silence_and_notifies_both_topics(dev: Deployment) -> None:
@@ -623,19 +628,19 @@ def test_the_audit_path_rules_watch_the_real_keys_trail_and_bucket(dev: Deployme
     trail bucket's name in its pattern, targets the audit-path topic."""
     events, kms = dev.client("events"), dev.client("kms")
     rules = {r["Name"]: r for r in events.list_rules(NamePrefix=f"{dev.env.names.audit_path_rules}-")["Rules"]}
-    assert set(rules) == {f"{dev.env.names.audit_path_rules}-{rule['name']}" for rule in AUDIT_PATH_RULES}
+    assert set(rules) == {f"{dev.env.names.audit_path_rules}-{rule.name}" for rule in AUDIT_PATH_RULES}
     keys = [kms.describe_key(KeyId=dev.outputs[k])["KeyMetadata"] for k in ("data_key_arn", "alerting_key_arn")]
     watched = {"keys": ("keyId", {v for key in keys for v in (key["KeyId"], key["Arn"])}),
                "trail": ("name", {dev.env.names.trail, dev.outputs["trail_arn"]}),
                "trail_bucket": ("bucketName", {dev.env.trail_bucket})}
     for definition in AUDIT_PATH_RULES:
-        name = f"{dev.env.names.audit_path_rules}-{definition['name']}"
+        name = f"{dev.env.names.audit_path_rules}-{definition.name}"
         assert rules[name]["State"] == "ENABLED", name
         pattern = json.loads(rules[name]["EventPattern"])
         assert pattern["detail-type"] == ["AWS API Call via CloudTrail"], name
-        assert pattern["source"] == [definition["source"]], name
-        assert pattern["detail"]["eventName"] == definition["event_names"], name
-        field, values = watched[definition["watches"]]
+        assert pattern["source"] == [definition.source], name
+        assert pattern["detail"]["eventName"] == list(definition.event_names), name
+        field, values = watched[definition.watches]
         assert set(pattern["detail"]["requestParameters"][field]) <= values, name
         assert set(pattern["detail"]["requestParameters"][field]) & values, name
         targets = events.list_targets_by_rule(Rule=name)["Targets"]
@@ -730,29 +735,30 @@ def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> d
             "widened": _plan_json(dev, root / "widened", widen), "destroy": _plan_json(dev, root / "destroy", destroy=True)}
 
 
-def test_turning_object_lock_on_adds_it_without_replacing_the_bucket(dev: Deployment, tmp_path: Path) -> None:
-    """dev as deployed (no Object Lock), planned with the same environment but Object Lock on:
-    the lock is added and the trail bucket stays (AWS enables Object Lock on a versioned bucket)."""
+def test_turning_object_lock_on_or_off_leaves_the_trail_bucket_in_place(dev: Deployment, tmp_path: Path) -> None:
+    """dev as deployed, planned with the same environment but Object Lock turned on (off, when it
+    is on): only the lock is added (removed); the trail bucket stays (AWS enables Object Lock on a
+    versioned bucket)."""
     from cdktf import Testing  # noqa: PLC0415 - the slow import
 
     from modules.app import build_app  # noqa: PLC0415
 
-    assert not dev.env.audit.object_lock_mode, "this test turns Object Lock on"
-    locked = dataclasses.replace(dev.env, audit=dataclasses.replace(dev.env.audit, object_lock_mode="GOVERNANCE"))
-    app = build_app([locked], tmp_path / "synth")
+    turned_on = not dev.env.audit.object_lock_mode
+    toggled = dataclasses.replace(dev.env, audit=dataclasses.replace(dev.env.audit, object_lock_mode="GOVERNANCE" if turned_on else ""))
+    app = build_app([toggled], tmp_path / "synth")
     app.synth()
     (stack,) = [child for child in app.node.children if child.node.id == dev.env.name]
-    locked_json = json.loads(Testing.synth(stack, True))
+    toggled_json = json.loads(Testing.synth(stack, True))
 
-    def lock(config: dict) -> None:
+    def toggle(config: dict) -> None:
         config.clear()
-        config.update(locked_json)
+        config.update(toggled_json)
 
-    changes = _changes(_plan_json(dev, tmp_path / "plan", lock))
+    changes = _changes(_plan_json(dev, tmp_path / "plan", toggle))
     changed = {address: change["actions"] for address, change in changes.items() if change["actions"] != ["no-op"]}
-    (added,) = [a for a in changed if a.startswith("aws_s3_bucket_object_lock_configuration.")]
-    assert changed[added] == ["create"]
-    assert not [a for a, actions in changed.items() if "delete" in actions], changed
+    (lock,) = [a for a in changed if a.startswith("aws_s3_bucket_object_lock_configuration.")]
+    assert changed[lock] == (["create"] if turned_on else ["delete"])
+    assert not [a for a, actions in changed.items() if "delete" in actions and a != lock], changed
     trail_bucket = [a for a in changes if a.startswith("aws_s3_bucket.trail-bucket")]
     assert trail_bucket and changes[trail_bucket[0]]["actions"] == ["no-op"], changed
 
@@ -844,7 +850,7 @@ def test_destroy_after_emptying_the_versioned_buckets(dev: Deployment) -> None:
     dev.moto_api("recorder/start-recording")
     try:  # the access-log bucket last, emptied once the buckets that log into it are gone
         destroy_stack(dev.workdir, dev.tf_env, last=[ACCESS_LOG_BUCKET],
-                      before_last=lambda: empty_versioned_bucket(s3, dev.env.access_log_bucket))
+                      before_last=lambda: dev.env.audit.access_logs and empty_versioned_bucket(s3, dev.env.access_log_bucket))
     finally:
         dev.moto_api("recorder/stop-recording")
     left = dev.terraform("state", "list").stdout.split()
@@ -873,7 +879,7 @@ def test_nothing_is_left_after_destroy(dev: Deployment) -> None:
     topics = {t["TopicArn"] for t in dev.client("sns").list_topics()["Topics"]}
     assert not topics & {outputs["alarm_topic_arn"], outputs["audit_path_topic_arn"]}
     assert not {a["AlarmName"] for a in dev.client("cloudwatch").describe_alarms()["MetricAlarms"]} & \
-        ({alarm["name"] for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS)
+        ({alarm.name for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS)
     assert dev.client("events").list_rules(NamePrefix=f"{names.audit_path_rules}-")["Rules"] == []
     assert dev.client("cloudwatch").list_dashboards(DashboardNamePrefix=names.dashboard)["DashboardEntries"] == []
 

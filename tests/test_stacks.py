@@ -13,7 +13,7 @@ from cdktf import Testing as CdktfTesting
 from modules.naming import dns_suffix
 from modules.policy import sid_part
 from tests.stack_queries import address, by_sid, conditions, one, principals, ref, resources, statements
-from tests.support import ENV_NAMES, ROOT, environment
+from tests.support import ENV_NAMES, ROOT, environment, rendered_query
 
 BUCKETS = ("data-bucket", "results-bucket", "trail-bucket")
 ALARMS = tomllib.loads((ROOT / "modules/data/security_alarms.toml").read_text())["alarm"]
@@ -342,21 +342,12 @@ def test_named_queries_come_from_the_sql_files(name, stacks):
     """Each query is its file with this environment's names written in (the data key's ARN as a
     reference, known at apply), its first line the description."""
     env, stack = environment(name), stacks[name]
-    values = {
-        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
-        "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
-        "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
-        "data_key_arn": ref(stack, "aws_kms_key", "data-key", "arn"),
-        "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
-    }
     files = sorted((ROOT / "queries").glob("*.sql"))
     assert len(files) >= 11
     queries = {q["name"]: q for q in resources(stack, "aws_athena_named_query").values()}
     assert sorted(queries) == [f.stem for f in files]
     for path in files:
-        text = path.read_text()
-        for placeholder, value in values.items():
-            text = text.replace("{{" + placeholder + "}}", value)
+        text = rendered_query(path, env, ref(stack, "aws_kms_key", "data-key", "arn"))
         assert "{{" not in text, path.name
         query = queries[path.stem]
         assert query["query"] == text
