@@ -28,18 +28,23 @@ setup: .venv/.synced node_modules/.installed
 
 synth: setup
 	$(PIPENV) run python main.py
-	@$(PIPENV) run python -m scripts.synth_report
+	@$(PIPENV) run python -m cli.synth_report
 
+# Every test: the unit and integration tests on both cores (each file on one worker, so that a
+# file's session fixtures are built once), then the emulator tests, which start their own servers.
 test: setup lint
-	$(PIPENV) run python -m pytest
+	$(PIPENV) run python -m pytest -m "unit or integration" -n 2 --dist loadfile
+	$(PIPENV) run python -m pytest -m emulator
 
-# Everything but the emulator tests (which apply stacks with the real Terraform).
+# The unit tests alone (in process, no subprocess): the inner loop, seconds.
 test-fast: setup
-	$(PIPENV) run python -m pytest -m "not emulator"
+	$(PIPENV) run python -m pytest -m unit tests/unit
 
+# Style, the layers (import-linter contracts in pyproject.toml) and the workflows.
 lint: setup
 	$(PIPENV) run ruff check .
-	node scripts/lint_workflows.mjs .
+	$(PIPENV) run lint-imports --no-cache
+	node cli/lint_workflows.mjs .
 
 # The pinned cdktf CLI, e.g. make cdktf ARGS="diff dev"
 cdktf: setup
@@ -47,43 +52,43 @@ cdktf: setup
 
 # An environment on the local moto emulator, the real way: bootstrap, then the stack with its S3 backend.
 up: synth
-	$(PIPENV) run python -m scripts.local_deploy up $(ENV)
+	$(PIPENV) run python -m cli.deploy up $(ENV)
 
 plan: synth
-	$(PIPENV) run python -m scripts.local_deploy plan $(ENV) $(TARGET)
+	$(PIPENV) run python -m cli.deploy plan $(ENV) $(TARGET)
 
 down: .venv/.synced
-	$(PIPENV) run python -m scripts.local_deploy down $(ENV)
+	$(PIPENV) run python -m cli.deploy down $(ENV)
 
 # Against real AWS, for the workflows: apply the environment stack; plan for drift (drift.md).
 apply: synth
-	$(PIPENV) run python -m scripts.local_deploy apply $(ENV) $(TARGET)
+	$(PIPENV) run python -m cli.deploy apply $(ENV) $(TARGET)
 
 drift: synth
-	$(PIPENV) run python -m scripts.local_deploy drift $(ENV) $(TARGET)
+	$(PIPENV) run python -m cli.deploy drift $(ENV) $(TARGET)
 
 # What the working tree changes in the generated Terraform, as Markdown (BASE: default the merge base with main).
 diff: setup
-	@$(PIPENV) run python -m scripts.diff $(BASE)
+	@$(PIPENV) run python -m cli.diff $(BASE)
 
 # Plans default to the emulator; verify defaults to real AWS (TARGET=emulator after make up).
 verify: .venv/.synced
-	$(PIPENV) run python -m scripts.verify $(ENV) $(TARGET)
+	$(PIPENV) run python -m cli.verify $(ENV) $(TARGET)
 
 export: .venv/.synced
-	$(PIPENV) run python -m scripts.export $(ENV)
+	$(PIPENV) run python -m cli.export $(ENV)
 
 docs: .venv/.synced
-	$(PIPENV) run python -m scripts.update_readme
+	$(PIPENV) run python -m cli.update_docs
 
 scan: synth
-	$(PIPENV) run python -m scripts.security_scan $(if $(SARIF),--sarif $(SARIF))
+	$(PIPENV) run python -m cli.security_scan $(if $(SARIF),--sarif $(SARIF))
 
 bench: .venv/.synced
-	$(PIPENV) run python -m scripts.bench
+	$(PIPENV) run python -m cli.bench
 
 demo: setup
-	$(PIPENV) run python -m scripts.demo
+	$(PIPENV) run python -m cli.demo
 
 lock:
 	$(PIPENV) lock
@@ -91,7 +96,7 @@ lock:
 # Rewrites .terraform.lock.hcl for the provider release in the constraint: from a filesystem
 # mirror when the machine has one (TF_PROVIDER_MIRROR, or found), else from the registry.
 providers-lock: .venv/.synced
-	$(PIPENV) run python -m scripts.providers_lock
+	$(PIPENV) run python -m cli.providers_lock
 
 clean:
 	rm -rf cdktf.out .cdktf.out.* .pytest_cache dist

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Synthesize one Terraform stack per environment, plus its state bootstrap stack.
 
-Every `environments/*.toml` and the alarm and rule definitions are validated before anything of cdktf is
-imported: bad input ends with one line per problem on stderr, exit status 2, and nothing written.
-A construct that refuses its input or breaks a rule of the rule pack (`modules/guardrails.py`)
+Every `environments/*.toml` and every content file (`definitions/data/`: alarms, rules, tables,
+queries, regions, permissions) is validated before anything of cdktf is imported: bad input ends
+with one line per problem on stderr, exit status 2, and nothing written. A construct that refuses
+its input or breaks a rule of the rule pack (`rule_pack/rules.py`)
 ends the synth with the construct's path and the rule's id, exit status 1, nothing written. When
 run outside the cdktf CLI, the stacks are synthesized into a staging folder that replaces
 `cdktf.out/` only once complete.
@@ -22,10 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from environments.config import ConfigError, load_environments
-from modules.alarms import load_all_definitions
+from definitions.content import validate_content
+from definitions.errors import ConfigError
+from definitions.paths import ROOT, SYNTH_OUT, environments_dir
+from environments.config import load_environments
 
-HERE = Path(__file__).resolve().parent
 # What cdktf says when a rule or a construct's own check fails the synth.
 SYNTH_REFUSALS = ("Encountered Annotations", "Validation failed")
 
@@ -33,23 +35,25 @@ SYNTH_REFUSALS = ("Encountered Annotations", "Validation failed")
 def main() -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     only = [n.strip() for n in os.environ.get("PLATFORM_ONLY", "").split(",") if n.strip()]
-    try:
-        envs = load_environments(Path(os.environ.get("PLATFORM_ENVIRONMENTS", HERE / "environments")), only)
-        load_all_definitions()
-    except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+    problems: list[str] = []
+    for load in (validate_content, lambda: load_environments(environments_dir(), only)):
+        try:
+            envs = load()
+        except ConfigError as err:
+            problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
         return 2
 
-    from modules.app import synthesize  # noqa: PLC0415 - slow (the jsii runtime and the AWS bindings): after validation
+    from stacks.app import synthesize  # noqa: PLC0415 - slow (the jsii runtime and the AWS bindings): after validation
 
     outdir = Path(os.environ["CDKTF_OUTDIR"]) if "CDKTF_OUTDIR" in os.environ else None  # the cdktf CLI's folder
-    staging = Path(tempfile.mkdtemp(prefix=".cdktf.out.", dir=HERE)) if outdir is None else outdir
+    staging = Path(tempfile.mkdtemp(prefix=".cdktf.out.", dir=ROOT)) if outdir is None else outdir
     try:
         synthesize(envs, staging)
         if outdir is None:
-            shutil.rmtree(HERE / "cdktf.out", ignore_errors=True)
-            staging.rename(HERE / "cdktf.out")
+            shutil.rmtree(SYNTH_OUT, ignore_errors=True)
+            staging.rename(SYNTH_OUT)
     except RuntimeError as err:
         if not any(refusal in str(err) for refusal in SYNTH_REFUSALS):
             raise

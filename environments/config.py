@@ -9,7 +9,7 @@ Each key is declared once, as a field of the dataclasses below: `setting(...)` c
 its default and its check, and the field's type annotation is the type the loader enforces. A
 field whose type is a dataclass is a `[section]`. The README's key table is generated from the
 same fields (`python -m environments.config --markdown`). The AWS naming rules themselves live in
-`modules/naming.py`, which the constructs use too.
+`definitions/naming.py`, which the constructs use too.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import copy
 import dataclasses
 import functools
 import sys
-import tomllib
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from modules import naming
+from definitions import naming
+from definitions.errors import ConfigError
+from definitions.typed_toml import load_toml, type_problem
 
 REQUIRED = object()
 # What each bucket of an environment is called after `company_prefix`.
@@ -36,15 +37,6 @@ OBJECT_LOCK_MODES = ("", "GOVERNANCE", "COMPLIANCE")
 def bucket_name(company_prefix: str, role: str) -> str:
     """`<company_prefix>-<suffix>`: the name of the environment's bucket for `role` (BUCKET_SUFFIXES)."""
     return f"{company_prefix}-{BUCKET_SUFFIXES[role]}"
-
-
-class ConfigError(Exception):
-    """Every problem found in the environment files, one line each."""
-
-    def __init__(self, problems: list[str]):
-        # One line per problem, whatever a key or value held.
-        self.problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
-        super().__init__("\n".join(self.problems))
 
 
 def setting(doc: str, default: Any = REQUIRED, *, check: Callable[[Any], str | None] | None = None,
@@ -351,8 +343,6 @@ CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _produ
 
 # --- loading ----------------------------------------------------------------------------------
 
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", tuple: "a list of strings", dict: "a table"}
-
 
 @functools.cache
 def _keys(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
@@ -362,12 +352,8 @@ def _keys(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
                  if not f.metadata.get("internal"))
 
 
-def _type_ok(value: Any, expected: type) -> bool:
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected is tuple:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    return isinstance(value, expected)
+# Every list the files hold is a list of strings; a table's values are checked by its own rule (tags).
+_CHECKED_AS = {tuple: tuple[str, ...]}
 
 
 def _read(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, top: dict[str, Any],
@@ -390,9 +376,7 @@ def _read(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, t
             out[field.name] = _read(kind, section, env, where, f"{label}.", out, problems)
         elif field.name in table:
             value = table[field.name]
-            if not _type_ok(value, kind):
-                problems.append(f"{where}: {label}: must be {_TYPE_NAMES[kind]}, got {type(value).__name__} {value!r}")
-            elif meta["check"] and (problem := meta["check"](value)):
+            if (problem := type_problem(value, _CHECKED_AS.get(kind, kind))) or meta["check"] and (problem := meta["check"](value)):
                 problems.append(f"{where}: {label}: {problem}")
             else:
                 out[field.name] = tuple(value) if kind is tuple else value
@@ -414,11 +398,9 @@ def _build(cls: type, values: dict[str, Any], **internal_values: Any) -> Any:
 def _parse(path: Path, where: str) -> tuple[Environment | None, list[str]]:
     problems: list[str] = []
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        return None, [f"{where}: (file): invalid TOML: {err}"]
-    except (OSError, UnicodeDecodeError) as err:
-        return None, [f"{where}: (file): cannot be read: {err}"]
+        raw = load_toml(path, where)
+    except ConfigError as err:
+        return None, err.problems
     values = _read(Environment, raw, path.stem, where, "", {}, problems)
     for cross_check in CROSS_CHECKS:
         problems += [f"{where}: {key}: {problem}" for key, problem in cross_check(values)]

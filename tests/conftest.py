@@ -1,5 +1,10 @@
 """Fixtures: every environment's stacks synthesized once per session (in process with the cdktf
-Testing helpers, and on disk through main.py), and a Terraform CLI configuration."""
+Testing helpers, and on disk through main.py), and a Terraform CLI configuration.
+
+Each test is marked by the folder it is in, which says what it costs: `unit` (tests/unit: in
+process), `integration` (tests/integration: real tools), `emulator` (tests/emulator: stacks applied
+to moto). `make test-fast` runs `-m unit`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ENVIRONMENTS, ROOT
-from tooling.terraform import terraform_env, write_cli_config
+from definitions.paths import ROOT
+from operations.terraform import terraform_env, write_cli_config
+from tests.support import ENVIRONMENTS, all_features
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+COST_MARKERS = ("unit", "integration", "emulator")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(item.path).relative_to(ROOT / "tests").parts[0]
+        if folder not in COST_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/emulator")
+        item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +38,7 @@ def testing_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     The app is synthesized first, which fails on any rule of the rule pack."""
     from cdktf import TerraformStack, Testing  # noqa: PLC0415 - the slow import, paid once
 
-    from modules.app import build_app  # noqa: PLC0415
+    from stacks.app import build_app  # noqa: PLC0415
 
     app = build_app(ENVIRONMENTS, tmp_path_factory.mktemp("app"))
     app.synth()
@@ -49,3 +64,23 @@ def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for running terraform with a CLI configuration of the tests' own."""
     return terraform_env(write_cli_config(tmp_path_factory.mktemp("terraform") / "terraform.rc"))
+
+
+@pytest.fixture(scope="session")
+def every_type(stacks: dict[str, dict]) -> set[str]:
+    """The Terraform types of every synthesized stack, and of each environment with every option
+    on: every type the stacks can hold (`resource.aws_s3_bucket`, `provider.aws`, ...)."""
+    from cdktf import Testing  # noqa: PLC0415 - the slow import, paid once
+
+    from stacks.deploy_policies import stack_types  # noqa: PLC0415
+    from stacks.environment_stacks import BootstrapStack, PlatformStack  # noqa: PLC0415
+
+    types = set()
+    for stack in stacks.values():
+        types |= stack_types(stack)
+    for env in map(all_features, ENVIRONMENTS):
+        app = Testing.app()
+        platform = PlatformStack(app, env)
+        for stack in (BootstrapStack(app, env, deploys=platform), platform):
+            types |= stack_types(json.loads(Testing.synth(stack)))
+    return types

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cdktf import App, Aspects, TerraformStack
 
-from modules.aws import provider
-from modules.context import AwsContext
-from modules.guardrails import RulePack
+from definitions.aws_context import AwsContext
+from modules.foundation.bindings import provider
+from rule_pack.rules import RulePack
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"

@@ -8,13 +8,13 @@ but those about one file's own content names a file.
 from __future__ import annotations
 
 import dataclasses
-import os
+import shutil
 from pathlib import Path
 
+from definitions.paths import ROOT, SOURCE, environments_dir
 from environments.config import Environment, load_environments
 
-ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS_DIR = Path(os.environ.get("PLATFORM_ENVIRONMENTS", ROOT / "environments"))
+ENVIRONMENTS_DIR = environments_dir()
 ENVIRONMENTS = load_environments(ENVIRONMENTS_DIR)
 ENV_NAMES = [env.name for env in ENVIRONMENTS]
 ALL_STACKS = [stack for env in ENVIRONMENTS for stack in (env.name, env.bootstrap_stack)]
@@ -45,7 +45,7 @@ def all_features(env: Environment) -> Environment:
 
 def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
     """A `queries/*.sql` file with `env`'s names written into its placeholders, as the deployed
-    named query should read; written here from the environment, not by modules/queries.py."""
+    named query should read; written here from the environment, not by definitions/queries.py."""
     values = {
         "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
         "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
@@ -57,3 +57,17 @@ def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
     for placeholder, value in values.items():
         text = text.replace("{{" + placeholder + "}}", value)
     return text
+
+
+def product_copy(tmp_path: Path, *extra: str) -> Path:
+    """The product's sources (and `extra` files of the root) in a folder of their own, as a
+    user's checkout would hold them, to break one file without touching the repository."""
+    copy = tmp_path / "product"
+    copy.mkdir()
+    for item in (*SOURCE, *extra):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, copy / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy / item)
+    return copy

@@ -1,0 +1,44 @@
+"""`make verify ENV=<env> [TARGET=aws|emulator]`: the seed's phase 4 against a deployed environment
+(see operations/verify.py). Prints a table; exit status 1 when any check fails, 2 on bad input.
+
+With TARGET=emulator (after `make up`), boto3 is pointed at the environment's emulator and the
+checks the emulator cannot make are named as such. With TARGET=aws, the usual AWS credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from definitions.errors import ConfigError
+from definitions.paths import environments_dir
+from environments.config import load_environments
+from operations.deployment import LocalDeployment
+from operations.verify import FAIL, Verifier, table
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (1, 2) or (argv[1:] and argv[1] not in ("aws", "emulator")):
+        print("usage: make verify ENV=<env> [TARGET=aws|emulator]", file=sys.stderr)
+        return 2
+    name, target = argv[0], (argv[1:] or ["aws"])[0]
+    try:
+        env = load_environments(environments_dir(), [name])[0]
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 2
+    if target == "emulator":
+        emulator = LocalDeployment(env).running()
+        if emulator is None:
+            print(f"verify {name}: no emulator is running for it: run `make up ENV={name}` first", file=sys.stderr)
+            return 1
+        os.environ.update(LocalDeployment(env).emulator_variables(emulator))
+    results = list(Verifier(env, emulator=target == "emulator").run())
+    print(table(results))
+    failed = [r for r in results if r.status == FAIL]
+    print(f"\n{len(results) - len(failed)} of {len(results)} checks did not fail" + (f"; {len(failed)} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""The Athena named queries: one `data/queries/<name>.sql` file each, a template rendered at synth for
+one environment. No cdktf imports.
+
+- The first line, `-- <description>`, is the named query's description.
+- `{{name}}` placeholders stand for this environment's resources (PLACEHOLDERS); rendering fills
+  every one, and refuses a template naming another. They only ever stand inside single-quoted SQL
+  literals, so that a template reads as SQL. A value may be a Terraform reference (the data key's
+  ARN is known only at apply): the SQL uses single quotes only, because cdktf's HCL output
+  mis-escapes a double quote next to a reference.
+- OBJECT_KEY_PLACEHOLDER is not rendered: Athena named queries take no parameters, so a query about
+  one object carries this sentinel for the investigator to replace; as it is, it matches nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from definitions.errors import ConfigError
+from definitions.paths import QUERIES_DIR, relative
+
+PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+PLACEHOLDERS = {
+    "account_id": "the account's 12 digits",
+    "data_bucket": "the data bucket's name",
+    "results_bucket": "the Athena results bucket's name",
+    "trail_bucket": "the trail bucket's name",
+    "trail_name": "the trail's name",
+    "trail_arn": "the trail's ARN",
+    "data_key_arn": "the data key's ARN (a Terraform reference)",
+    "application_role_arn": "the application role's ARN",
+}
+OBJECT_KEY_PLACEHOLDER = "OBJECT-KEY-TO-INVESTIGATE"
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryTemplate:
+    name: str
+    description: str
+    text: str
+
+    @property
+    def placeholders(self) -> set[str]:
+        return set(PLACEHOLDER.findall(self.text))
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The query for one environment; ValueError when a placeholder has no value."""
+        if missing := sorted(self.placeholders - set(values)):
+            raise ValueError(f"{self.name}.sql: no value for {', '.join(missing)}")
+        return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
+
+
+@functools.cache
+def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
+    """Every `.sql` file of `directory`, by name, read once. ConfigError lists every file without
+    its description line, with a double quote, or naming an unknown placeholder, and a folder
+    without queries."""
+    queries, problems = [], []
+    for path in sorted(directory.glob("*.sql")):
+        where = relative(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(f"{where}: (file): cannot be read: {err}")
+            continue
+        first = text.splitlines()[0] if text else ""
+        found = []
+        if not first.startswith("-- ") or not first[3:].strip():
+            found.append(f"{where}: line 1: must be a '-- description' comment (the named query's description)")
+        if '"' in text:
+            line = next(n for n, content in enumerate(text.splitlines(), 1) if '"' in content)
+            found.append(f"{where}: line {line}: use single quotes only (cdktf's HCL output mis-escapes a double quote near a reference)")
+        template = QueryTemplate(name=path.stem, description=first[3:].strip(), text=text)
+        if unknown := sorted(template.placeholders - set(PLACEHOLDERS)):
+            found.append(f"{where}: placeholders: unknown {', '.join(unknown)}; known: {', '.join(PLACEHOLDERS)}")
+        problems += found
+        if not found:
+            queries.append(template)
+    if not queries and not problems:
+        problems.append(f"{relative(directory)}/: (directory): no queries (*.sql)")
+    if problems:
+        raise ConfigError(problems)
+    return tuple(queries)

@@ -1,0 +1,75 @@
+"""The roles the GitHub workflows assume through OIDC: one to plan, one to apply.
+
+GitHub's token names the workflow's context in its `sub` claim (AWS IAM guide, "Configuring a
+role for GitHub OIDC identity provider"; GitHub's "Configuring OpenID Connect in Amazon Web
+Services"): `repo:<owner>/<repo>:pull_request` for pull requests, `repo:<owner>/<repo>:ref:
+refs/heads/main` for a job on main outside an environment, and `repo:<owner>/<repo>:environment:
+<env>` for a job running in a GitHub environment. Both trusts require the `aud` claim AWS's STS
+expects (`sts.amazonaws.com`), with StringEquals on both claims (no wildcard):
+
+- plan: pull requests of the repository and main (the drift job); read-only, plus the state and its
+  lock file (stacks/deploy_policies.py `plan_policy`);
+- apply: only a job in this environment's GitHub environment, so for production only after its
+  required reviewers; never a branch. Its permissions are what Terraform needs for the stack it
+  applies (`deploy_policy`), derived from the stack's own resource types.
+
+The OIDC provider is one per account: created here unless `oidc_provider_arn` names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from constructs import Construct
+
+from modules.foundation.bindings import iam_openid_connect_provider
+from modules.foundation.iam import Role
+from modules.foundation.policy import Statement
+
+GITHUB_TOKEN_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+
+
+def statements_of(policy: Mapping[str, Any]) -> list[Statement]:
+    """An IAM JSON policy's statements (Sid, Action, Resource) as Statements."""
+    return [Statement(sid=s["Sid"], actions=s["Action"], resources=s["Resource"]) for s in policy["Statement"]]
+
+
+class GitHubDeployRoles(Construct):
+    """Inputs:
+    - repository: `<owner>/<repo>` (required).
+    - environment: the GitHub environment the apply role is bound to (required).
+    - plan_role_name, apply_role_name: IAM names (required).
+    - plan_policy, apply_policy: IAM JSON policies of the roles (required; stacks/deploy_policies.py).
+    - provider_arn: an existing GitHub OIDC provider of the account (default: create one).
+
+    Exposes `plan_role`, `apply_role` and `provider_arn`; `name`, `arn` and `resource` are the
+    apply role's.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, repository: str, environment: str, plan_role_name: str,
+                 apply_role_name: str, plan_policy: Mapping[str, Any], apply_policy: Mapping[str, Any],
+                 provider_arn: str = "") -> None:
+        super().__init__(scope, id)
+        if not provider_arn:
+            provider = iam_openid_connect_provider.IamOpenidConnectProvider(
+                self, "provider", url=f"https://{GITHUB_TOKEN_HOST}", client_id_list=[STS_AUDIENCE])
+            provider_arn = provider.arn
+        self.provider_arn = provider_arn
+        self.plan_role = self._role("plan-role", plan_role_name, [
+            f"repo:{repository}:pull_request", f"repo:{repository}:ref:refs/heads/main"], plan_policy,
+            f"Plans {environment} from the pull requests and main of {repository}")
+        self.apply_role = self._role("apply-role", apply_role_name, [f"repo:{repository}:environment:{environment}"],
+                                     apply_policy, f"Applies {environment} from the GitHub environment {environment} of {repository}")
+        self.name, self.arn, self.resource = self.apply_role.name, self.apply_role.arn, self.apply_role.resource
+
+    def _role(self, id: str, name: str, subjects: Iterable[str], policy: Mapping[str, Any], description: str) -> Role:
+        trust = Statement(
+            sid="TrustGitHubWorkflows", actions=["sts:AssumeRoleWithWebIdentity"], principals={"Federated": [self.provider_arn]},
+            conditions={"StringEquals": {f"{GITHUB_TOKEN_HOST}:aud": [STS_AUDIENCE], f"{GITHUB_TOKEN_HOST}:sub": list(subjects)}},
+        )
+        role = Role(self, id, name=name, description=description, trust=[trust])
+        for statement in statements_of(policy):
+            role.permissions.add(statement)
+        return role

@@ -1,0 +1,147 @@
+"""Athena over the CloudTrail logs: a workgroup on engine version 3 that enforces KMS-encrypted
+results, a Glue database, the tables of `data/cloudtrail_tables.toml` with partition projection,
+and the named queries of `queries/*.sql`, rendered for this environment (`definitions/queries.py`).
+
+Athena runs queries with the caller's own permissions, so `grant_query` gives the grantee
+everything a query needs: the workgroup, the Glue catalog objects (every table), reading the
+trail bucket, writing the results bucket, and the keys through S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from definitions.aws_context import AwsContext
+from definitions.cloudtrail_tables import Schema, Table, load_schema
+from definitions.queries import load_queries
+from modules.audit.audit_trail import AuditTrail
+from modules.foundation.bindings import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
+from modules.foundation.iam import Role
+from modules.foundation.policy import Grantee
+from modules.foundation.rendering import multiline
+from modules.storage.encryption_key import EncryptionKey
+from modules.storage.secure_bucket import SecureBucket
+
+TABLE_NAME = "cloudtrail"  # the table of every record; the others are in data/cloudtrail_tables.toml
+RESULTS_PREFIX = "query-results/"
+# The queries use engine 3's dialect (Trino); pinned, so that Athena's automatic upgrades cannot change it.
+ENGINE_VERSION = "Athena engine version 3"
+
+QUERY_ACTIONS = (
+    "athena:BatchGetNamedQuery", "athena:BatchGetQueryExecution", "athena:GetNamedQuery", "athena:GetQueryExecution",
+    "athena:GetQueryResults", "athena:GetQueryResultsStream", "athena:GetWorkGroup", "athena:ListNamedQueries",
+    "athena:ListQueryExecutions", "athena:StartQueryExecution", "athena:StopQueryExecution",
+)
+CATALOG_READ_ACTIONS = ("glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
+                        "glue:GetPartition", "glue:GetPartitions")
+
+
+class Analytics(Construct):
+    """Inputs:
+    - workgroup_name, database_name: Athena workgroup and Glue database (required).
+    - trail: the AuditTrail whose logs the tables read (required).
+    - results_bucket: the SecureBucket of the query results (required).
+    - key: the EncryptionKey of the query results (required).
+    - data_bucket: the SecureBucket the queries investigate; its key is the one whose use they report (required).
+    - application_role: the Role whose sessions the queries report (required).
+    - bytes_scanned_cutoff: per-query scan limit in bytes (default 1 GiB).
+    - projection_start: first day of the date projection, YYYY/MM/DD (required).
+    - projected_regions: regions of the `cloudtrail` table's region projection (required).
+
+    Exposes `name`, `arn` and `resource` (the workgroup's), `database`, `table` (the `cloudtrail`
+    table), `tables` (every Glue table, by name) and `queries` (the rendered SQL, by name).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
+                 results_bucket: SecureBucket, key: EncryptionKey, data_bucket: SecureBucket, application_role: Role,
+                 projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
+        super().__init__(scope, id)
+        context = AwsContext.of(self)
+        self.trail, self.results_bucket = trail, results_bucket
+        self.name = workgroup_name
+        self.arn = context.arn("athena", f"workgroup/{workgroup_name}")
+        self.catalog_arn = context.arn("glue", "catalog")
+        self.database_arn = context.arn("glue", f"database/{database_name}")
+
+        self.resource = athena_workgroup.AthenaWorkgroup(
+            self, "workgroup", name=workgroup_name, description="Queries over the CloudTrail logs",
+            state="ENABLED", force_destroy=False,
+            configuration=athena_workgroup.AthenaWorkgroupConfiguration(
+                enforce_workgroup_configuration=True,
+                publish_cloudwatch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena_workgroup.AthenaWorkgroupConfigurationEngineVersion(selected_engine_version=ENGINE_VERSION),
+                result_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfiguration(
+                    output_location=f"s3://{results_bucket.name}/{RESULTS_PREFIX}",
+                    encryption_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
+                        encryption_option="SSE_KMS", kms_key_arn=key.arn),
+                ),
+            ),
+        )
+        self.database = glue_catalog_database.GlueCatalogDatabase(
+            self, "database", name=database_name, description="CloudTrail logs, queried with Athena")
+        schema = load_schema()
+        regions = {"projected": list(projected_regions), "home": [context.region]}
+        self.tables = {table.name: self._table(schema, table, projection_start, regions[table.regions])
+                       for table in schema.tables}
+        self.table = self.tables[TABLE_NAME]
+        self.table_arns = [context.arn("glue", f"table/{database_name}/{name}") for name in self.tables]
+
+        # Names known at synth are written as text; the key's ARN is a reference, known at apply.
+        values = {
+            "account_id": context.account,
+            "data_bucket": data_bucket.name,
+            "results_bucket": results_bucket.name,
+            "trail_bucket": trail.bucket.name,
+            "trail_name": trail.name,
+            "trail_arn": trail.arn,
+            "data_key_arn": data_bucket.key.arn,
+            "application_role_arn": context.arn("iam", f"role/{application_role.name}"),
+        }
+        self.queries: dict[str, str] = {}
+        for template in load_queries():
+            self.queries[template.name] = template.render(values)
+            athena_named_query.AthenaNamedQuery(
+                self, f"query-{template.name}", name=template.name, description=template.description,
+                database=self.database.name, workgroup=self.resource.id, query=multiline(self, self.queries[template.name]))
+
+    def _table(self, schema: Schema, table: Table, projection_start: str,
+               regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:
+        # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
+        location = f"s3://{self.trail.bucket.name}/{self.trail.log_prefix}"
+        return glue_catalog_table.GlueCatalogTable(
+            self, f"{table.name.replace('_', '-')}-table", name=table.name, database_name=self.database.name,
+            description=table.description,
+            table_type="EXTERNAL_TABLE",
+            parameters={
+                "classification": "cloudtrail",
+                "EXTERNAL": "TRUE",
+                "projection.enabled": "true",
+                "projection.region.type": "enum",
+                "projection.region.values": ",".join(regions),
+                "projection.timestamp.type": "date",
+                "projection.timestamp.format": "yyyy/MM/dd",
+                "projection.timestamp.interval": "1",
+                "projection.timestamp.interval.unit": "DAYS",
+                "projection.timestamp.range": f"{projection_start},NOW",
+                "storage.location.template": f"{location}$${{region}}/$${{timestamp}}",
+            },
+            partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys],
+            storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
+                location=location,
+                input_format=schema.input_format,
+                output_format=schema.output_format,
+                ser_de_info=glue_catalog_table.GlueCatalogTableStorageDescriptorSerDeInfo(
+                    name="cloudtrail", serialization_library=schema.serde),
+                columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in table.columns],
+            ),
+        )
+
+    def grant_query(self, grantee: Grantee) -> None:
+        """Run queries in the workgroup: everything Athena does with the caller's permissions."""
+        grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn])
+        grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns])
+        self.trail.grant_read_logs(grantee)
+        self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)

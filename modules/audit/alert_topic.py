@@ -1,0 +1,85 @@
+"""An SNS topic that security alerts publish to: KMS-encrypted, TLS-only, with e-mail subscribers,
+and a topic policy and key policy that grow with who is allowed to publish (`allow_alarms`,
+`allow_event_rules`).
+
+CIS counts an alarm only when its topic has a confirmed subscriber: each e-mail address receives
+a confirmation message that someone must follow (README, "Alarms").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from definitions.aws_context import AwsContext
+from definitions.naming import topic_name_problem
+from modules.foundation.bindings import sns_topic, sns_topic_policy, sns_topic_subscription
+from modules.foundation.input_checks import check_input
+from modules.foundation.policy import PolicyDocument, Statement
+from modules.foundation.rendering import former_logical_id
+from modules.storage.encryption_key import EncryptionKey
+
+# What a publishing service needs of the topic's key: SNS encrypts each message with a data key
+# generated under it, on the publisher's behalf.
+PUBLISH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+class AlertTopic(Construct):
+    """Inputs:
+    - name: the topic name (required; checked against SNS's rules).
+    - key: the EncryptionKey of the topic (required).
+    - emails: e-mail subscribers (default none).
+    - moved_from: the construct path (below the stack) where the topic, its policy and its
+      subscriptions were made before: Terraform moves them instead of replacing the topic, whose
+      confirmed subscriptions would be lost (default None).
+
+    Exposes `name`, `arn`, `key`, `policy` (the topic policy document) and `resource` (the `aws_sns_topic`).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey, emails: Sequence[str] = (),
+                 moved_from: str | None = None) -> None:
+        super().__init__(scope, id)
+        check_input(self, "name", name, topic_name_problem)
+        self.name, self.key = name, key
+        self.resource = sns_topic.SnsTopic(self, "topic", name=name, kms_master_key_id=key.arn)
+        self.arn = self.resource.arn
+        self.policy = PolicyDocument(self, "topic-policy", [
+            Statement(sid="DenyInsecureTransport", effect="Deny", actions=["sns:Publish"], resources=[self.arn],
+                      principals={"*": ["*"]}, conditions={"Bool": {"aws:SecureTransport": ["false"]}}),
+        ])
+        resources = [
+            self.resource,
+            sns_topic_policy.SnsTopicPolicy(self, "topic-policy-attachment", arn=self.arn, policy=self.policy.json),
+            *(sns_topic_subscription.SnsTopicSubscription(self, f"email-{index}", topic_arn=self.arn, protocol="email",
+                                                          endpoint=email) for index, email in enumerate(emails)),
+        ]
+        for resource in resources if moved_from else ():
+            resource.move_from_id(f"{resource.terraform_resource_type}.{former_logical_id(f'{moved_from}/{resource.node.id}')}")
+
+    def allow_alarms(self) -> None:
+        """Let this account's CloudWatch alarms publish. The key statement is conditioned on
+        aws:SourceAccount: the SNS developer guide ("Enable compatibility between event sources
+        from AWS services and encrypted topics") supports source conditions for CloudWatch."""
+        context = AwsContext.of(self)
+        cloudwatch = context.service_principal("cloudwatch")
+        this_account = {"StringEquals": {"aws:SourceAccount": [context.account]}}
+        self.key.allow_service("AllowCloudWatchAlarmsToPublish", cloudwatch, PUBLISH_KEY_ACTIONS, this_account)
+        self.policy.add(Statement(
+            sid="AllowCloudWatchAlarms", actions=["sns:Publish"], resources=[self.arn], principals={"Service": [cloudwatch]},
+            conditions={**this_account, "ArnLike": {"aws:SourceArn": [context.arn("cloudwatch", "alarm:*")]}}))
+
+    def allow_event_rules(self, rule_arns: Sequence[str]) -> None:
+        """Let these EventBridge rules publish: the topic policy names each rule (aws:SourceArn, as
+        the EventBridge user guide's "Amazon SNS permissions" shows). The key statement has no
+        source condition: the same SNS guide section says aws:SourceAccount, aws:SourceArn and
+        aws:SourceOrgID are not supported in a key policy for EventBridge, whose KMS requests do
+        not carry them; such a condition would silently drop every notification."""
+        context = AwsContext.of(self)
+        events = context.service_principal("events")
+        self.key.allow_service("AllowEventBridgeRulesToPublish", events, PUBLISH_KEY_ACTIONS)
+        earlier = next((s for s in self.policy.statements if s.sid == "AllowEventBridgeRules"), None)
+        arns = [*(earlier.conditions["ArnEquals"]["aws:SourceArn"] if earlier else ()), *rule_arns]
+        self.policy.replace(Statement(
+            sid="AllowEventBridgeRules", actions=["sns:Publish"], resources=[self.arn], principals={"Service": [events]},
+            conditions={"ArnEquals": {"aws:SourceArn": arns}}))

@@ -1,0 +1,122 @@
+"""A customer-managed symmetric KMS key with rotation, an alias, and a key policy assembled from
+what other constructs ask for (`grant_through_s3`, `allow_service`).
+
+The base policy has the account root (emergency recovery; it also lets IAM policies in the account
+grant use of the key) and the key administrators, who may manage the key but not use it for
+cryptography (separation of duties). No statement lets the whole account use the key: S3 uses it
+on behalf of each principal a bucket grants (`kms:ViaService`), and the key policy names them.
+
+With break-glass principals, disabling the key or scheduling its deletion is denied to everyone
+else, and changing the key policy to everyone but them and the deployers: one administrator can
+no longer silence the audit path, while Terraform (a deployer) can still update the policy (KMS
+refuses a policy that would lock its own caller out of PutKeyPolicy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from constructs import Construct
+
+from definitions.aws_context import AwsContext
+from definitions.naming import kms_alias_problem
+from modules.foundation.bindings import kms_alias, kms_key
+from modules.foundation.input_checks import check_input
+from modules.foundation.policy import Conditions, Grantee, PolicyDocument, Statement, sid_part
+
+ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+    "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants",
+    "kms:ListKeyPolicies", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
+    "kms:UpdateAlias", "kms:UpdateKeyDescription",
+)
+# What S3 calls on the caller's behalf (S3 user guide, "Using server-side encryption with AWS KMS
+# keys"): GenerateDataKey to encrypt an upload, Decrypt to read an object and to finish a multipart
+# upload. Nothing else, not Encrypt, not ReEncrypt.
+S3_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+S3_READ_ACTIONS = ("kms:Decrypt",)
+# The actions that silence everything encrypted with the key.
+KILL_SWITCH_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+
+
+class EncryptionKey(Construct):
+    """Inputs:
+    - alias: the alias name, e.g. `alias/s3-encryption-key` (required; checked against KMS's rules).
+    - description: the key's description (required).
+    - admin_arns: IAM principals that administer the key (default: none; root only).
+    - deletion_window_days: 7 to 30 (default 30).
+    - prevent_destroy: Terraform refuses to destroy the key (default False).
+    - break_glass_arns: roles (or the account root) that alone may disable or schedule deletion of
+      the key (default: none, no such restriction).
+    - deployer_arns: the principals that run Terraform; with break-glass set, they and break-glass
+      alone may change the key policy (default: none).
+
+    Exposes `name` (the alias), `arn`, `alias_arn`, `resource` (the `aws_kms_key`) and
+    `granted_identities` (the callers granted use of the key, as CloudTrail records them).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, alias: str, description: str, admin_arns: Sequence[str] = (),
+                 deletion_window_days: int = 30, prevent_destroy: bool = False, break_glass_arns: Sequence[str] = (),
+                 deployer_arns: Sequence[str] = ()) -> None:
+        super().__init__(scope, id)
+        context = AwsContext.of(self)
+        check_input(self, "alias", alias, kms_alias_problem)
+        self.root_arn = context.root_arn
+        self.policy = PolicyDocument(self, "policy", [
+            Statement(sid="EnableRootAccountAndIamPolicies", actions=["kms:*"], resources=["*"],
+                      principals={"AWS": [self.root_arn]}),
+        ])
+        if admin_arns:
+            self.policy.add(Statement(sid="AllowKeyAdministration", actions=ADMIN_ACTIONS, resources=["*"],
+                                      principals={"AWS": list(admin_arns)}))
+        if break_glass_arns:
+            # aws:PrincipalArn is the role's ARN for a role session (IAM condition keys reference),
+            # and the account root's for the root user: so break-glass names roles, not sessions.
+            self.policy.add(Statement(
+                sid="DenyDisablingOrDeletionButBreakGlass", effect="Deny", actions=KILL_SWITCH_ACTIONS, resources=["*"],
+                principals={"*": ["*"]}, conditions={"ArnNotEquals": {"aws:PrincipalArn": list(break_glass_arns)}}))
+            self.policy.add(Statement(
+                sid="DenyKeyPolicyChangesButBreakGlassAndDeployers", effect="Deny", actions=["kms:PutKeyPolicy"],
+                resources=["*"], principals={"*": ["*"]},
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [*break_glass_arns, *deployer_arns]}}))
+        self.resource = kms_key.KmsKey(
+            self, "key",
+            description=description,
+            key_usage="ENCRYPT_DECRYPT",
+            customer_master_key_spec="SYMMETRIC_DEFAULT",
+            enable_key_rotation=True,  # yearly: the rotation period AWS applies by default is 365 days
+            deletion_window_in_days=deletion_window_days,
+            policy=self.policy.json,
+            lifecycle={"prevent_destroy": True} if prevent_destroy else None,
+        )
+        # Read once: every read of a resource attribute makes a new token, and equal statements
+        # must compare equal for grants to merge.
+        self.arn = self.resource.arn
+        kms_alias.KmsAlias(self, "alias", name=alias, target_key_id=self.resource.key_id)
+        self.name = alias
+        self.alias_arn = context.arn("kms", alias)
+        self.granted_identities: list[str] = []  # as CloudTrail records the callers granted the key
+
+    def allow(self, statement: Statement) -> None:
+        """Add a statement to the key policy (resources default to the key itself: "*")."""
+        self.policy.add(statement)
+
+    def allow_service(self, sid: str, service: str, actions: Sequence[str], conditions: Conditions | None = None) -> None:
+        self.allow(Statement(sid=sid, actions=actions, resources=["*"], principals={"Service": [service]},
+                             conditions=conditions or {}))
+
+    def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],
+                         conditions: Conditions | None = None) -> None:
+        """Let S3 use the key for `grantee`, and nothing else: its identity policy, and the key policy
+        when it has an ARN (the seed's "S3 service to use the key", named so in the key policy).
+        `purpose` names the grant (a bucket); `conditions` narrow it further."""
+        merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}
+        for operator, by_key in (conditions or {}).items():
+            merged[operator] = {**merged.get(operator, {}), **by_key}
+        grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)
+        self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
+        if grantee.principal_arn:
+            self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
+                                 principals={"AWS": [grantee.principal_arn]}, conditions=merged))

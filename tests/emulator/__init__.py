@@ -1,0 +1,1 @@
+"""Tests that apply the stacks to the moto emulator with the real Terraform."""

@@ -1,0 +1,1 @@
+"""Tests that run real tools: terraform, the cdktf CLI, checkov, parliament, DuckDB, import-linter, git."""

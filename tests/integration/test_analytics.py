@@ -1,0 +1,840 @@
+"""The Athena investigations, proven without an AWS account: every named query, taken as the stack
+synthesizes it, runs over a realistic corpus of CloudTrail log files (tests/fixtures/cloudtrail_corpus.py)
+served by DuckDB the way Athena serves the Glue tables, and returns exactly the rows that plain
+Python computes from the same records.
+
+The stand-in for Athena (`AthenaStandIn`):
+- each Glue table of the synthesized stack is a DuckDB view with the columns of the one schema
+  definition (definitions/data/cloudtrail_tables.toml): struct columns as structs, `string` columns
+  holding a JSON object as its JSON text, keys matched without regard to case, as the CloudTrail
+  SerDe does; the partition columns `region` and `timestamp` come from each file's key through the
+  table's `storage.location.template`, and only partitions the projection knows exist;
+- a query reads only the files of the partitions its partition predicate selects: the conjuncts of
+  each SELECT's WHERE on partition columns alone are evaluated over every partition the projection
+  knows, as Athena prunes with projection, and only those files are registered. A SELECT over a
+  table with no predicate on the day fails the run. Results are compared with expectations over
+  every record, so a predicate that pruned too much would show as missing rows.
+- `current_date` is the corpus's today; the data key's ARN, a Terraform reference in the stack, is
+  a fixed ARN; Trino SQL becomes DuckDB SQL through sqlglot, with one correction where DuckDB
+  differs: `count_if` over conditions that are all NULL is 0, as in Trino, not NULL.
+
+What this cannot prove: Athena's own engine (the DuckDB transpilation stands in for Trino), its
+SerDe's exact text for JSON fields, and S3 permissions at query time (`make verify` runs a query on
+a real account; here the grants are checked on the synthesized policies).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import fnmatch
+import gzip
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+
+from definitions.cloudtrail_tables import SCHEMA_FILE, HiveType, Schema, load_schema
+from definitions.errors import ConfigError
+from definitions.naming import dns_suffix
+from definitions.queries import OBJECT_KEY_PLACEHOLDER, PLACEHOLDERS, QUERIES_DIR, load_queries
+from environments.config import Environment
+from tests.fixtures.cloudtrail_corpus import CorpusSpec, spec_for, write_corpus
+from tests.stack_queries import one, ref, resources, statements
+from tests.support import ENV_NAMES, environment
+
+SCHEMA = load_schema()
+QUERY_NAMES = [template.name for template in load_queries()]
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # the data key's id, standing for the reference
+EARLIEST_TODAY = dt.date(2025, 3, 14)
+
+
+def fixed_key_arn(env: Environment) -> str:
+    return f"arn:{env.partition}:kms:{env.region}:{env.account_id}:key/{KEY_ID}"
+
+
+def corpus_today(env: Environment, days: int) -> dt.date:
+    """The corpus's today: its first day lies inside the table's date projection."""
+    start = dt.datetime.strptime(env.athena.projection_start, "%Y/%m/%d").date()
+    return max(EARLIEST_TODAY, start + dt.timedelta(days=days))
+
+
+def deployed_queries(stack: dict, key_arn: str) -> dict[str, tuple[str, str]]:
+    """{name: (description, SQL)} of the stack's named queries, the key's reference replaced."""
+    key_reference = ref(stack, "aws_kms_key", "data-key", "arn")
+    found = {}
+    for query in resources(stack, "aws_athena_named_query").values():
+        sql = query["query"].replace(key_reference, key_arn)
+        assert "${" not in sql, f"{query['name']} holds a reference besides the data key's"
+        found[query["name"]] = (query["description"], sql)
+    return found
+
+
+# --- types: the one definition, as DuckDB and sqlglot spell it ----------------------------------
+
+
+def duckdb_type(hive: HiveType) -> str:
+    if hive.kind == "struct":
+        return "STRUCT(" + ", ".join(f'"{name}" {duckdb_type(t)}' for name, t in hive.fields) + ")"
+    if hive.kind == "array":
+        return f"{duckdb_type(hive.element)}[]"
+    if hive.kind == "map":
+        return f"MAP({duckdb_type(hive.key)}, {duckdb_type(hive.value)})"
+    assert hive.name == "string", f"no DuckDB type for {hive.name}: the definition has only strings"
+    return "VARCHAR"
+
+
+def sqlglot_type(hive: HiveType) -> str:
+    if hive.kind == "struct":
+        return "STRUCT<" + ", ".join(f"{name} {sqlglot_type(t)}" for name, t in hive.fields) + ">"
+    if hive.kind == "array":
+        return f"ARRAY<{sqlglot_type(hive.element)}>"
+    if hive.kind == "map":
+        return f"MAP<{sqlglot_type(hive.key)}, {sqlglot_type(hive.value)}>"
+    return "VARCHAR"
+
+
+def serde_value(value: Any, hive: HiveType) -> Any:
+    """A JSON value as the CloudTrail SerDe hands it to a column of type `hive`."""
+    if value is None:
+        return None
+    if hive.kind == "struct":
+        if not isinstance(value, dict):
+            return None
+        by_name = {key.lower(): item for key, item in value.items()}
+        return {name: serde_value(by_name.get(name), t) for name, t in hive.fields}
+    if hive.kind == "array":
+        return [serde_value(item, hive.element) for item in value] if isinstance(value, list) else None
+    if hive.kind == "map":
+        return {str(k): serde_value(v, hive.value) for k, v in value.items()} if isinstance(value, dict) else None
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+# --- the stand-in for Athena ------------------------------------------------------------------
+
+
+JODA_TO_STRFTIME = {"yyyy": ("%Y", r"\d{4}"), "MM": ("%m", r"\d{2}"), "dd": ("%d", r"\d{2}")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Projection:
+    """A Glue table's partition projection: the partitions it knows, and where their files are."""
+
+    regions: tuple[str, ...]
+    days: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    @staticmethod
+    def of(table: dict, today: dt.date) -> Projection:
+        params = table["parameters"]
+        assert params["projection.region.type"] == "enum" and params["projection.timestamp.type"] == "date"
+        date_format = params["projection.timestamp.format"]
+        strftime, day_pattern = date_format, date_format
+        for joda, (python, regex) in JODA_TO_STRFTIME.items():
+            strftime, day_pattern = strftime.replace(joda, python), day_pattern.replace(joda, regex)
+        start_text, end_text = params["projection.timestamp.range"].split(",")
+        assert end_text == "NOW"
+        start = dt.datetime.strptime(start_text, strftime).date()
+        days = tuple((start + dt.timedelta(days=n)).strftime(strftime) for n in range((today - start).days + 1))
+        # Terraform JSON writes a literal `${` as `$${`; the template holds the bucket and the prefix.
+        template = params["storage.location.template"].replace("$${", "${").removeprefix("s3://").split("/", 1)[1]
+        parts = re.split(r"(\$\{region\}|\$\{timestamp\})", template)
+        regex = "".join({"${region}": r"(?P<region>[^/]+)", "${timestamp}": f"(?P<timestamp>{day_pattern})"}.get(p, re.escape(p))
+                        for p in parts)
+        return Projection(tuple(params["projection.region.values"].split(",")), days, re.compile(regex + r"/[^/]+"))
+
+    def partition_of(self, key: str) -> tuple[str, str] | None:
+        """The partition of the object `key`, or None when the projection does not know it."""
+        match = self.pattern.fullmatch(key)
+        if not match or match["region"] not in self.regions or match["timestamp"] not in self.days:
+            return None
+        return match["region"], match["timestamp"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    partitions: dict[str, set[tuple[str, str]]]  # table: the partitions read
+    files: set[Path]
+
+
+def conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
+    if condition is None:
+        return []
+    return list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+
+
+class AthenaStandIn:
+    """DuckDB serving a stack's Glue tables over a folder laid out like the trail bucket."""
+
+    def __init__(self, stack: dict, bucket_root: Path, today: dt.date, workdir: Path, schema: Schema = SCHEMA) -> None:
+        self.schema, self.root, self.today, self.workdir = schema, bucket_root, today, workdir
+        self.tables = {table["name"]: table for table in resources(stack, "aws_glue_catalog_table").values()}
+        self.projections = {name: Projection.of(table, today) for name, table in self.tables.items()}
+        self.files = sorted(bucket_root.rglob("*.json.gz"))
+        self.partition_names = [name for name, _ in schema.partition_keys]
+        self._columns = {table.name: [(name, HiveType.parse(t)) for name, t in table.columns] for table in schema.tables}
+        self._lines: dict[tuple[Path, str], list[str]] = {}  # (file, table): its rows as NDJSON lines
+        self._runs = itertools.count()
+
+    def key(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _rows(self, path: Path, table: str) -> list[str]:
+        """The rows of one log file in `table`, as NDJSON lines."""
+        if (path, table) not in self._lines:
+            region, timestamp = self.projections[table].partition_of(self.key(path))
+            lines = []
+            for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+                by_name = {key.lower(): value for key, value in record.items()}
+                row = {name: serde_value(by_name.get(name), hive) for name, hive in self._columns[table]}
+                lines.append(json.dumps(row | {"region": region, "timestamp": timestamp}) + "\n")
+            self._lines[(path, table)] = lines
+        return self._lines[(path, table)]
+
+    def _selected_partitions(self, connection: duckdb.DuckDBPyConnection, tree: exp.Expression) -> dict[str, set[tuple[str, str]]]:
+        """Per table, the partitions the partition predicates of the SELECTs over it select."""
+        selected: dict[str, set[tuple[str, str]]] = {}
+        for select in tree.find_all(exp.Select):
+            for table in select.find_all(exp.Table):
+                if table.name not in self.tables or table.find_ancestor(exp.Select) is not select:
+                    continue
+                where = select.args.get("where")
+                on_partitions = [c for c in conjuncts(where.this if where else None)
+                                 if not c.find(exp.Select) and (names := {col.name for col in c.find_all(exp.Column)})
+                                 and names <= set(self.partition_names)]
+                days = [c for c in on_partitions if any(col.name == "timestamp" for col in c.find_all(exp.Column))]
+                assert days, f"a SELECT over {table.name} has no predicate on the day partition: it reads every day"
+                predicate = exp.and_(*on_partitions).transform(
+                    lambda node: exp.column(node.name) if isinstance(node, exp.Column) else node)
+                projection = self.projections[table.name]
+                candidates = list(itertools.product(projection.regions, projection.days))
+                connection.execute("CREATE OR REPLACE TEMP TABLE projected AS SELECT unnest($1) AS region, unnest($2) AS timestamp",
+                                   [[r for r, _ in candidates], [d for _, d in candidates]])
+                found = connection.execute(f"SELECT region, timestamp FROM projected WHERE {predicate.sql(dialect='duckdb')}").fetchall()
+                selected.setdefault(table.name, set()).update(found)
+        assert selected, "the query reads no table of the catalog"
+        return selected
+
+    def run(self, sql: str) -> Run:
+        statements_found = sqlglot.parse(sql, read="trino")
+        assert len(statements_found) == 1, "a named query is one statement"
+        assert not statements_found[0].find(exp.CurrentTimestamp, exp.CurrentTime), "only current_date is fixed to the corpus's today"
+        today = exp.cast(exp.Literal.string(self.today.isoformat()), exp.DataType.build("DATE"))
+        tree = statements_found[0].transform(lambda node: today.copy() if isinstance(node, exp.CurrentDate) else node)
+        # Trino's count_if counts a NULL condition as false; DuckDB's returns NULL when all are.
+        tree = tree.transform(lambda node: exp.CountIf(this=exp.func("coalesce", node.this, exp.false()))
+                              if isinstance(node, exp.CountIf) else node)
+        connection = duckdb.connect()
+        partitions = self._selected_partitions(connection, tree)
+        read: set[Path] = set()
+        for table, wanted in partitions.items():
+            files = [path for path in self.files if self.projections[table].partition_of(self.key(path)) in wanted]
+            read.update(files)
+            served = self.workdir / f"{next(self._runs)}-{table}.ndjson"
+            with served.open("w") as out:
+                for path in files:
+                    out.writelines(self._rows(path, table))
+            types = {name: duckdb_type(HiveType.parse(t)) for name, t in (*self.schema.table(table).columns, *self.schema.partition_keys)}
+            connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_json('{served}', format='newline_delimited', columns={types!r})")
+        cursor = connection.execute(tree.sql(dialect="duckdb"))
+        columns = [column[0] for column in cursor.description]
+        return Run(columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()], partitions, read)
+
+
+# --- the corpus, read back as plain records -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LogRecord:
+    """A record with the partition its file is in, read from the delivery layout."""
+
+    region: str
+    day: dt.date
+    record: dict[str, Any]
+
+
+# The regions each table shows: the design, stated here apart from the code that builds the tables.
+TABLE_REGIONS: dict[str, Callable[[Environment], tuple[str, ...]]] = {
+    "cloudtrail": lambda env: tuple(env.athena.projected_regions),
+    "home_region_events": lambda env: (env.region,),
+}
+
+
+@dataclasses.dataclass
+class Investigation:
+    env: Environment
+    stack: dict
+    spec: CorpusSpec
+    files: list[Path]
+    records: list[LogRecord]
+    athena: AthenaStandIn
+    queries: dict[str, tuple[str, str]]
+    _runs: dict[str, Run] = dataclasses.field(default_factory=dict)
+
+    @property
+    def today(self) -> dt.date:
+        return self.spec.today
+
+    def since(self, days: int, table: str = "cloudtrail", until: int = 0) -> list[dict]:
+        """The records `table` shows in the day partitions from `days` days ago to `until` days ago."""
+        start = dt.datetime.strptime(self.env.athena.projection_start, "%Y/%m/%d").date()
+        regions = TABLE_REGIONS[table](self.env)
+        first, last = max(start, self.today - dt.timedelta(days=days)), self.today - dt.timedelta(days=until)
+        return [r.record for r in self.records if r.region in regions and first <= r.day <= last]
+
+    def sql(self, name: str) -> str:
+        sql = self.queries[name][1]
+        # The investigator's edit: the object to investigate.
+        return sql.replace(OBJECT_KEY_PLACEHOLDER, self.spec.scenario.investigated_key)
+
+    def run(self, name: str) -> Run:
+        if name not in self._runs:
+            self._runs[name] = self.athena.run(self.sql(name))
+        return self._runs[name]
+
+
+def read_records(root: Path, files: list[Path]) -> list[LogRecord]:
+    found = []
+    for path in files:
+        _, _, _, region, year, month, day, _ = path.relative_to(root).parts
+        partition_day = dt.date(int(year), int(month), int(day))
+        found += [LogRecord(region, partition_day, record) for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]]
+    return found
+
+
+@pytest.fixture(scope="module", params=ENV_NAMES)
+def investigation(request: pytest.FixtureRequest, stacks: dict[str, dict],
+                  tmp_path_factory: pytest.TempPathFactory) -> Investigation:
+    env, stack = environment(request.param), stacks[request.param]
+    spec = spec_for(env, fixed_key_arn(env), corpus_today(env, CorpusSpec.days))
+    root = tmp_path_factory.mktemp(f"{env.name}-trail-bucket")
+    files = write_corpus(spec, root)
+    return Investigation(env=env, stack=stack, spec=spec, files=files, records=read_records(root, files),
+                         athena=AthenaStandIn(stack, root, spec.today, tmp_path_factory.mktemp(f"{env.name}-duckdb")),
+                         queries=deployed_queries(stack, fixed_key_arn(env)))
+
+
+# --- what each query must return, from the records ------------------------------------------
+
+
+def coalesce(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def identity(record: dict, *path: str) -> Any:
+    value: Any = record.get("userIdentity")
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def principal(record: dict) -> str | None:
+    return coalesce(identity(record, "arn"), identity(record, "invokedBy"), identity(record, "principalId"))
+
+
+def role_or_principal(record: dict) -> str | None:
+    """A role session counts as its role."""
+    return coalesce(identity(record, "sessionContext", "sessionIssuer", "arn"), identity(record, "arn"),
+                    identity(record, "principalId"))
+
+
+def field(record: dict, column: str, name: str) -> str | None:
+    """A scalar of a JSON object field (what json_extract_scalar reads)."""
+    value = record.get(column)
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def nulls_last(value: Any) -> tuple[bool, Any]:
+    return value is None, value if value is not None else ""
+
+
+def newest_first(records: Iterable[dict]) -> list[dict]:
+    return sorted(sorted(records, key=lambda r: r["eventID"]), key=lambda r: r["eventTime"], reverse=True)
+
+
+def oldest_first(records: Iterable[dict]) -> list[dict]:
+    return sorted(records, key=lambda r: (r["eventTime"], r["eventID"]))
+
+
+def day_string(day: dt.date, separator: str) -> str:
+    return day.strftime(f"%Y{separator}%m{separator}%d")
+
+
+def expected_access_denied_by_principal(i: Investigation) -> list[dict]:
+    denied = [r for r in i.since(7) if (code := r.get("errorCode")) and (code.endswith("UnauthorizedOperation") or code.startswith("AccessDenied"))]
+    counts = collections.Counter((principal(r), r["eventSource"], r["eventName"]) for r in denied)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], *(nulls_last(v) for v in item[0])))[:50]
+    return [{"principal": p, "eventsource": s, "eventname": n, "denied_calls": c} for (p, s, n), c in ranked]
+
+
+KEY_MANAGEMENT = {"EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "EnableKeyRotation",
+                  "DisableKeyRotation", "CreateGrant", "RevokeGrant", "RetireGrant", "CreateAlias", "UpdateAlias", "DeleteAlias",
+                  "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"}
+
+
+def expected_kms_key_management_events(i: Investigation) -> list[dict]:
+    found = [r for r in i.since(30) if r["eventSource"] == "kms.amazonaws.com" and r["eventName"] in KEY_MANAGEMENT]
+    return [{"eventtime": r["eventTime"], "principal": principal(r), "eventname": r["eventName"],
+             "key_id": coalesce(field(r, "requestParameters", "keyId"), field(r, "requestParameters", "targetKeyId")),
+             "alias_name": field(r, "requestParameters", "aliasName"), "awsregion": r["awsRegion"], "errorcode": r.get("errorCode")}
+            for r in newest_first(found)]
+
+
+def data_bucket_events(i: Investigation, days: int) -> list[dict]:
+    return [r for r in i.since(days, "home_region_events") if r["eventSource"] == "s3.amazonaws.com"
+            and r["eventCategory"] == "Data" and field(r, "requestParameters", "bucketName") == i.env.data_bucket]
+
+
+def expected_recent_data_bucket_activity(i: Investigation) -> list[dict]:
+    found = [r for r in data_bucket_events(i, 7) if field(r, "requestParameters", "key") is not None]
+    return [{"eventtime": r["eventTime"], "principal": principal(r), "eventname": r["eventName"],
+             "object_key": field(r, "requestParameters", "key"), "sourceipaddress": r["sourceIPAddress"], "errorcode": r.get("errorCode")}
+            for r in newest_first(found)[:500]]
+
+
+def expected_object_access_history(i: Investigation) -> list[dict]:
+    found = [r for r in data_bucket_events(i, 30) if field(r, "requestParameters", "key") == i.spec.scenario.investigated_key]
+    return [{"eventtime": r["eventTime"], "principal": principal(r),
+             "access": "read" if r["readOnly"] else "delete" if r["eventName"].startswith("Delete") else "write",
+             "eventname": r["eventName"], "version_id": field(r, "requestParameters", "versionId"),
+             "sourceipaddress": r["sourceIPAddress"], "errorcode": r.get("errorCode")} for r in oldest_first(found)]
+
+
+def expected_data_key_use_by_principal(i: Investigation) -> list[dict]:
+    key_arn = fixed_key_arn(i.env)
+    used = [r for r in i.since(90, "home_region_events") if r["eventSource"] == "kms.amazonaws.com"
+            and r["eventName"] in ("Decrypt", "GenerateDataKey") and identity(r, "type") not in (None, "AWSService")
+            and any(resource.get("ARN") == key_arn for resource in r.get("resources", []))]
+    groups: dict[tuple, list[dict]] = collections.defaultdict(list)
+    for r in used:
+        groups[(role_or_principal(r), r["eventName"])].append(r)
+    return [{"principal": p, "eventname": n, "calls": len(rs),
+             "through_s3": sum(identity(r, "invokedBy") == "s3.amazonaws.com" for r in rs),
+             "failed_calls": sum("errorCode" in r for r in rs),
+             "identities": len({identity(r, "arn") for r in rs} - {None}),
+             "first_call": min(r["eventTime"] for r in rs), "last_call": max(r["eventTime"] for r in rs)}
+            for (p, n), rs in sorted(groups.items(), key=lambda item: tuple(nulls_last(v) for v in item[0]))]
+
+
+def expected_console_signins_without_mfa(i: Investigation) -> list[dict]:
+    found = [r for r in i.since(30) if r["eventSource"] == "signin.amazonaws.com" and r["eventName"] == "ConsoleLogin"
+             and identity(r, "type") in ("IAMUser", "Root") and field(r, "responseElements", "ConsoleLogin") == "Success"
+             and field(r, "additionalEventData", "MFAUsed") == "No"]
+    return [{"eventtime": r["eventTime"], "identity_type": identity(r, "type"), "principal": identity(r, "arn"),
+             "sourceipaddress": r["sourceIPAddress"], "useragent": r["userAgent"]} for r in newest_first(found)]
+
+
+def expected_root_activity(i: Investigation) -> list[dict]:
+    found = [r for r in i.since(90) if identity(r, "type") == "Root" and identity(r, "accountId") == i.env.account_id
+             and identity(r, "invokedBy") is None and r["eventType"] != "AwsServiceEvent"]
+    return [{"eventtime": r["eventTime"], "eventsource": r["eventSource"], "eventname": r["eventName"], "awsregion": r["awsRegion"],
+             "sourceipaddress": r["sourceIPAddress"], "useragent": r["userAgent"], "errorcode": r.get("errorCode")}
+            for r in newest_first(found)]
+
+
+BUCKET_SECURITY = {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketEncryption", "DeleteBucketEncryption",
+                   "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"}
+
+
+def expected_bucket_security_changes(i: Investigation) -> list[dict]:
+    buckets = {i.env.data_bucket, i.env.results_bucket, i.env.trail_bucket}
+    found = [r for r in i.since(90) if r["eventSource"] == "s3.amazonaws.com" and r["eventName"] in BUCKET_SECURITY
+             and field(r, "requestParameters", "bucketName") in buckets]
+    return [{"eventtime": r["eventTime"], "principal": principal(r), "eventname": r["eventName"],
+             "bucket": field(r, "requestParameters", "bucketName"), "sourceipaddress": r["sourceIPAddress"],
+             "errorcode": r.get("errorCode")} for r in newest_first(found)]
+
+
+def expected_top_api_callers(i: Investigation) -> list[dict]:
+    groups: dict[str | None, list[dict]] = collections.defaultdict(list)
+    for r in i.since(0):
+        groups[coalesce(identity(r, "sessionContext", "sessionIssuer", "arn"), principal(r))].append(r)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), nulls_last(item[0])))[:25]
+    return [{"principal": p, "calls": len(rs), "failed_calls": sum("errorCode" in r for r in rs),
+             "operations": len({r["eventName"] for r in rs}), "source_addresses": len({r["sourceIPAddress"] for r in rs})}
+            for p, rs in ranked]
+
+
+def expected_data_events_per_day(i: Investigation) -> list[dict]:
+    first_day = day_string(i.today - dt.timedelta(days=30), "-")
+    groups: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
+    for r in data_bucket_events(i, 30):
+        if r["eventTime"] >= first_day:
+            groups[(r["eventTime"][:10], r["eventName"])].append(r)
+    return [{"event_day": day, "eventname": name, "calls": len(rs), "failed_calls": sum("errorCode" in r for r in rs),
+             "principals": len({principal(r) for r in rs} - {None})} for (day, name), rs in sorted(groups.items())]
+
+
+def expected_trail_changes(i: Investigation) -> list[dict]:
+    env = i.env
+    trail = {env.names.trail, f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"}
+    found = [r for r in i.since(90) if r["eventSource"] == "cloudtrail.amazonaws.com"
+             and r["eventName"] in ("StopLogging", "StartLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors")
+             and coalesce(field(r, "requestParameters", "name"), field(r, "requestParameters", "trailName")) in trail]
+    return [{"eventtime": r["eventTime"], "principal": principal(r), "eventname": r["eventName"], "awsregion": r["awsRegion"],
+             "sourceipaddress": r["sourceIPAddress"], "errorcode": r.get("errorCode")} for r in newest_first(found)]
+
+
+def expected_new_regions_and_source_addresses(i: Investigation) -> list[dict]:
+    today = [r for r in i.since(0) if identity(r, "type") not in (None, "AWSService")
+             and not r["sourceIPAddress"].endswith(".amazonaws.com") and r["sourceIPAddress"] != "AWS Internal"]
+    before = i.since(30, until=1)
+    rows = []
+    for novelty, column in (("region", "awsRegion"), ("source address", "sourceIPAddress")):
+        seen = {r[column] for r in before}
+        groups: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
+        for r in today:
+            if r[column] not in seen:
+                groups[(r[column], coalesce(identity(r, "arn"), identity(r, "principalId")))].append(r)
+        rows += [{"novelty": novelty, "seen": value, "principal": p, "calls": len(rs), "first_call": min(r["eventTime"] for r in rs)}
+                 for (value, p), rs in groups.items()]
+    return sorted(rows, key=lambda row: (row["novelty"], row["seen"], nulls_last(row["principal"])))
+
+
+def expected_application_role_sessions(i: Investigation) -> list[dict]:
+    env = i.env
+    role_arn = f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}"
+    groups: dict[str | None, list[dict]] = collections.defaultdict(list)
+    for r in i.since(90):
+        if r["eventSource"] == "sts.amazonaws.com" and r["eventName"] == "AssumeRole" and field(r, "requestParameters", "roleArn") == role_arn:
+            groups[principal(r)].append(r)
+    return [{"caller": caller, "calls": len(rs), "failed_calls": sum("errorCode" in r for r in rs),
+             "with_mfa": sum(field(r, "requestParameters", "serialNumber") is not None
+                             or identity(r, "sessionContext", "attributes", "mfaAuthenticated") == "true" for r in rs),
+             "first_call": min(r["eventTime"] for r in rs), "last_call": max(r["eventTime"] for r in rs)}
+            for caller, rs in sorted(groups.items(), key=lambda item: nulls_last(item[0]))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """What a query reads (its table, and how many days back from today) and returns."""
+
+    table: str
+    days: int
+    rows: Callable[[Investigation], list[dict]]
+
+
+EXPECTATIONS = {
+    "access_denied_by_principal": Expectation("cloudtrail", 7, expected_access_denied_by_principal),
+    "application_role_sessions": Expectation("cloudtrail", 90, expected_application_role_sessions),
+    "bucket_security_changes": Expectation("cloudtrail", 90, expected_bucket_security_changes),
+    "console_signins_without_mfa": Expectation("cloudtrail", 30, expected_console_signins_without_mfa),
+    "data_events_per_day": Expectation("home_region_events", 30, expected_data_events_per_day),
+    "data_key_use_by_principal": Expectation("home_region_events", 90, expected_data_key_use_by_principal),
+    "kms_key_management_events": Expectation("cloudtrail", 30, expected_kms_key_management_events),
+    "new_regions_and_source_addresses": Expectation("cloudtrail", 30, expected_new_regions_and_source_addresses),
+    "object_access_history": Expectation("home_region_events", 30, expected_object_access_history),
+    "recent_data_bucket_activity": Expectation("home_region_events", 7, expected_recent_data_bucket_activity),
+    "root_activity": Expectation("cloudtrail", 90, expected_root_activity),
+    "top_api_callers": Expectation("cloudtrail", 0, expected_top_api_callers),
+    "trail_changes": Expectation("cloudtrail", 90, expected_trail_changes),
+}
+
+
+# --- the queries, as SQL --------------------------------------------------------------------
+
+
+def column_problems(sql: str, schema: Schema = SCHEMA) -> list[str]:
+    """What the query reads that the definition does not have: tables, columns, struct fields."""
+    tree = sqlglot.parse_one(sql, read="trino")
+    types = {table.name: {name: HiveType.parse(t) for name, t in (*table.columns, *schema.partition_keys)} for table in schema.tables}
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    if unknown := sorted({t.name for t in tree.find_all(exp.Table)} - set(types) - ctes):
+        return [f"unknown tables: {', '.join(unknown)}"]
+    mapping = MappingSchema({name: {c: sqlglot_type(t) for c, t in columns.items()} for name, columns in types.items()}, dialect="trino")
+    try:
+        tree = qualify(tree, schema=mapping, dialect="trino", validate_qualify_columns=True)
+    except sqlglot.errors.OptimizeError as error:
+        return [str(error)]
+    sources = {t.alias_or_name: t.name for t in tree.find_all(exp.Table) if t.name in types}
+    problems = []
+
+    def follow(node: exp.Expression, hive: HiveType | None, path: list[str]) -> None:
+        """Check the struct fields read below `node` (a column, or a lambda variable)."""
+        while isinstance(node.parent, exp.Dot) and node.parent.this is node:
+            node = node.parent
+            path.append(node.expression.name)
+            hive = hive.field(node.expression.name) if hive else None
+            if hive is None:
+                problems.append(f"{'.'.join(path)}: no such field")
+                return
+
+    for column in tree.find_all(exp.Column):
+        if column.table in sources:
+            follow(column, types[sources[column.table]][column.name], [column.name])
+    for function in tree.find_all(exp.Lambda):
+        array = function.parent.this if function.parent else None
+        hive = types[sources[array.table]].get(array.name) if isinstance(array, exp.Column) and array.table in sources else None
+        variables = {variable.name for variable in function.expressions}
+        for dot in function.this.find_all(exp.Dot):
+            if isinstance(dot.this, exp.Identifier) and dot.this.name in variables:
+                follow(dot.this, hive.element if hive else None, [dot.this.name])
+    return problems
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_every_query_parses_as_trino_and_reads_only_defined_columns(name: str, stacks: dict[str, dict]):
+    env = environment(name)
+    queries = deployed_queries(stacks[name], fixed_key_arn(env))
+    assert sorted(queries) == QUERY_NAMES and len(queries) >= 11
+    for query, (_, sql) in queries.items():
+        assert len(sqlglot.parse(sql, read="trino")) == 1, query
+        assert column_problems(sql) == [], query
+
+
+def test_the_column_check_finds_a_wrong_column_and_a_wrong_field(stacks: dict[str, dict]):
+    env = environment(ENV_NAMES[0])
+    _, sql = deployed_queries(stacks[env.name], fixed_key_arn(env))["data_key_use_by_principal"]
+    renamed = {"eventname": "event_name", "sessionissuer": "session_issuer"}
+    for old, new in renamed.items():
+        broken = sqlglot.parse_one(sql, read="trino").transform(
+            lambda node, old=old, new=new: exp.to_identifier(new) if isinstance(node, exp.Identifier) and node.name == old else node)
+        assert column_problems(broken.sql(dialect="trino")), f"{old} renamed {new} went unnoticed"
+    lambda_field = sqlglot.parse_one(sql, read="trino").transform(
+        lambda node: exp.to_identifier("keyarn") if isinstance(node, exp.Identifier) and node.name == "arn"
+        and isinstance(node.parent, exp.Dot) and node.find_ancestor(exp.Lambda) else node)
+    assert column_problems(lambda_field.sql(dialect="trino")) == ["r.keyarn: no such field"]
+
+
+def test_the_query_files_are_checked_when_loaded(tmp_path: Path):
+    """A double quote, an unknown placeholder, a missing description: each refused, naming the file."""
+    source = QUERIES_DIR / "recent_data_bucket_activity.sql"
+    text = source.read_text()
+    broken = {
+        "a double quote": text.replace("'{{data_bucket}}'", '"{{data_bucket}}"'),
+        "an unknown placeholder": text.replace("{{data_bucket}}", "{{data_bucket_name}}"),
+        "no description": text.split("\n", 1)[1],
+    }
+    assert load_queries(QUERIES_DIR) and all(variant != text for variant in broken.values())
+    for problem, variant in broken.items():
+        folder = tmp_path / problem.replace(" ", "-")
+        folder.mkdir()
+        (folder / source.name).write_text(variant)
+        with pytest.raises(ConfigError) as caught:
+            load_queries(folder)
+        (line,) = caught.value.problems
+        assert line.startswith(f"{folder / source.name}: "), line
+
+
+def test_each_placeholder_is_known_and_used():
+    used = set().union(*(template.placeholders for template in load_queries()))
+    assert used == set(PLACEHOLDERS)
+
+
+def test_a_limit_is_said_in_the_description():
+    limited = 0
+    for template in load_queries():
+        limit = sqlglot.parse_one(template.text, read="trino").args.get("limit")
+        if limit is not None:
+            limited += 1
+            assert limit.expression.name in template.description, f"{template.name} cuts at {limit.expression.name} silently"
+    assert limited >= 3
+
+
+def test_the_schema_definition_refuses_what_glue_would_not_read(tmp_path: Path):
+    good = SCHEMA_FILE.read_text()
+    variants = {
+        "unknown column": (good.replace('"eventtime", "eventsource"', '"eventtime", "eventsauce"'),
+                           "home_region_events.columns: names unknown columns: eventsauce"),
+        "unreadable type": (good.replace('["eventtime", "string"]', '["eventtime", "struct<a:string"]'), "columns: column eventtime: "),
+        "region scope": (good.replace('regions = "home"', 'regions = "eu"'), "home_region_events.regions: must be one of projected, home"),
+    }
+    for problem, (text, message) in variants.items():
+        assert text != good, problem
+        path = tmp_path / f"{problem.replace(' ', '-')}.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_schema(path)
+        (line,) = caught.value.problems
+        assert line.startswith(f"{path}: ") and message in line, line
+    assert HiveType.parse("array<struct<arn:string>>").element.field("ARN") == HiveType("primitive", name="string")
+
+
+# --- the queries, run -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", QUERY_NAMES)
+def test_each_query_returns_exactly_the_expected_rows(investigation: Investigation, query: str):
+    assert sorted(EXPECTATIONS) == QUERY_NAMES, "every named query has its expectation"
+    expected = EXPECTATIONS[query].rows(investigation)
+    assert expected, f"the corpus holds nothing {query} looks for"
+    run = investigation.run(query)
+    assert run.columns == list(expected[0])
+    assert run.rows == expected
+
+
+@pytest.mark.parametrize("query", QUERY_NAMES)
+def test_each_query_reads_only_the_days_and_regions_it_needs(investigation: Investigation, query: str):
+    expectation, run = EXPECTATIONS[query], investigation.run(query)
+    projection = investigation.athena.projections[expectation.table]
+    days = {day_string(investigation.today - dt.timedelta(days=n), "/") for n in range(expectation.days + 1)}
+    wanted = {(region, day) for region in TABLE_REGIONS[expectation.table](investigation.env) for day in days if day in projection.days}
+    assert run.partitions == {expectation.table: wanted}
+    assert run.files == {path for path in investigation.files if partition_from_layout(path) in wanted}
+
+
+def partition_from_layout(path: Path) -> tuple[str, str]:
+    region, year, month, day = path.parts[-5:-1]
+    return region, f"{year}/{month}/{day}"
+
+
+def test_a_one_day_query_reads_only_that_days_files(investigation: Investigation):
+    run = investigation.run("top_api_callers")
+    today = day_string(investigation.today, "/")
+    todays = {path for path in investigation.files if partition_from_layout(path)[1] == today
+              and partition_from_layout(path)[0] in investigation.env.athena.projected_regions}
+    assert run.files == todays and 0 < len(todays) < len(investigation.files) / 10
+
+
+def test_logs_of_a_region_outside_the_projection_are_invisible(investigation: Investigation):
+    dark = investigation.spec.unprojected_region
+    assert dark not in investigation.env.athena.projected_regions
+    dark_files = {path for path in investigation.files if partition_from_layout(path)[0] == dark}
+    assert dark_files, "the corpus has logs in a region outside the projection"
+    assert not any(investigation.run(query).files & dark_files for query in QUERY_NAMES)
+    novelties = {(row["novelty"], row["seen"]) for row in investigation.run("new_regions_and_source_addresses").rows}
+    assert ("region", investigation.spec.new_region) in novelties and ("region", dark) not in novelties
+
+
+def test_the_object_query_is_a_placeholder_until_edited(investigation: Investigation):
+    description, sql = investigation.queries["object_access_history"]
+    body = sql.split("\n", 1)[1]  # after the description line
+    assert body.count(OBJECT_KEY_PLACEHOLDER) == 1 and OBJECT_KEY_PLACEHOLDER in description
+    assert investigation.athena.run(sql).rows == []
+    accesses = {(row["access"], row["errorcode"]) for row in investigation.run("object_access_history").rows}
+    assert {("read", None), ("write", None), ("delete", None), ("read", "AccessDenied")} <= accesses
+
+
+def test_the_corpus_holds_what_the_queries_must_tell_apart(investigation: Investigation):
+    """The look-alikes and the cases each fixed query once got wrong are in the corpus, and the
+    results leave them out."""
+    i, env = investigation, investigation.env
+    week = data_bucket_events(i, 7)
+    assert len([r for r in week if field(r, "requestParameters", "key")]) > 500, "a busy week: the LIMIT cuts"
+    bucket_calls = {r["eventName"] for r in i.since(7) if r["eventCategory"] == "Management"
+                    and field(r, "requestParameters", "bucketName") == env.data_bucket}
+    assert {"PutBucketPublicAccessBlock", "GetBucketPolicy"} <= bucket_calls
+    look_alike = i.spec.look_alike_bucket
+    assert look_alike.endswith("-encrypted-data") and [r for r in i.since(7, "home_region_events") if look_alike in json.dumps(r)]
+    activity = i.run("recent_data_bucket_activity").rows
+    assert len(activity) == 500 and all(row["object_key"] for row in activity)
+    changed = {row["bucket"] for row in i.run("bucket_security_changes").rows}
+    assert changed == {env.data_bucket, env.results_bucket, env.trail_bucket}
+    key_management = {row["eventname"] for row in i.run("kms_key_management_events").rows}
+    assert {"EnableKey", "UpdateAlias", "DeleteAlias", "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"} <= key_management
+    services = [r for r in i.since(90, "home_region_events") if identity(r, "type") == "AWSService" and r["eventSource"] == "kms.amazonaws.com"]
+    assert services and all(row["principal"] for row in i.run("data_key_use_by_principal").rows)
+    assert any(row["through_s3"] for row in i.run("data_key_use_by_principal").rows)
+    assert {row["identity_type"] for row in i.run("console_signins_without_mfa").rows} == {"IAMUser", "Root"}
+    trail_calls = {row["eventname"] for row in i.run("trail_changes").rows}
+    assert {"StopLogging", "StartLogging", "UpdateTrail", "PutEventSelectors", "DeleteTrail"} <= trail_calls
+    # A call just before midnight sits in the next day's folder.
+    assert any(r.record["eventTime"][:10] != r.day.isoformat() for r in i.records)
+
+
+def test_the_corpus_is_laid_out_as_cloudtrail_delivers(investigation: Investigation):
+    spec, root = investigation.spec, investigation.athena.root
+    name = re.compile(rf"AWSLogs/{spec.account_id}/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<day>\d{{4}}/\d{{2}}/\d{{2}})/"
+                      rf"{spec.account_id}_CloudTrail_(?P=region)_(?P<stamp>\d{{8}}T\d{{4}}Z)_[A-Za-z0-9]{{16}}\.json\.gz")
+    for path in investigation.files:
+        match = name.fullmatch(path.relative_to(root).as_posix())
+        assert match, path
+        assert match["stamp"][:8] == match["day"].replace("/", "")  # the folder is the delivery day
+        assert list(json.loads(gzip.decompress(path.read_bytes()))) == ["Records"]
+    documented = {"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
+                  "userAgent", "requestParameters", "responseElements", "eventID", "eventType", "managementEvent",
+                  "recipientAccountId", "eventCategory"}
+    records = [r.record for r in investigation.records]
+    assert all(documented <= set(record) for record in records)
+    seen = set().union(*map(set, records))
+    assert {"errorCode", "errorMessage", "additionalEventData", "requestID", "readOnly", "resources", "tlsDetails",
+            "serviceEventDetails"} <= seen
+    assert {r.region for r in investigation.records} >= {spec.home_region, spec.global_region}
+    assert {record["eventCategory"] for record in records} == {"Data", "Management"}
+    assert len({r.day for r in investigation.records}) >= spec.days
+    sessions = [record for record in records if identity(record, "sessionContext", "sessionIssuer", "arn")]
+    assert sessions and any(identity(record, "invokedBy") for record in records)
+
+
+def test_the_corpus_is_the_same_every_time(tmp_path: Path):
+    env = environment(ENV_NAMES[0])
+    spec = spec_for(env, fixed_key_arn(env), corpus_today(env, CorpusSpec.days))
+    first, second = write_corpus(spec, tmp_path / "a"), write_corpus(spec, tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in first] == [p.relative_to(tmp_path / "b") for p in second]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
+
+
+# --- what querying needs, granted -----------------------------------------------------------
+
+
+def allowing(statement_list: list[dict], action: str, resource: str) -> list[dict]:
+    return [s for s in statement_list if s["effect"] == "Allow" and any(fnmatch.fnmatchcase(action, a) for a in s.get("actions", []))
+            and any(fnmatch.fnmatchcase(resource, r) for r in s.get("resources", []))]
+
+
+def condition_values(statement: dict, variable: str) -> list[str]:
+    return [value for c in statement.get("condition", []) if c["variable"] == variable for value in c["values"]]
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_the_application_role_holds_every_grant_a_query_needs(name: str, stacks: dict[str, dict]):
+    """Athena acts with the caller's permissions: the workgroup, the catalog down to every table,
+    the log files below every table's location, the results location, and the key through S3 for
+    both (the log files and the results are encrypted with the data key)."""
+    env, stack = environment(name), stacks[name]
+    arn = f"arn:{env.partition}"
+    policy = statements(stack, one(stack, "aws_iam_role_policy", "access_application-role_policy")["policy"])
+    workgroup = one(stack, "aws_athena_workgroup", "analytics_workgroup")
+    workgroup_arn = f"{arn}:athena:{env.region}:{env.account_id}:workgroup/{workgroup['name']}"
+    for action in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution", "GetNamedQuery",
+                   "ListNamedQueries", "GetWorkGroup"):
+        assert allowing(policy, f"athena:{action}", workgroup_arn), action
+
+    database = one(stack, "aws_glue_catalog_database", "analytics_database")["name"]
+    tables = list(resources(stack, "aws_glue_catalog_table").values())
+    assert len(tables) >= 2
+    catalog = [f"{arn}:glue:{env.region}:{env.account_id}:catalog", f"{arn}:glue:{env.region}:{env.account_id}:database/{database}",
+               *(f"{arn}:glue:{env.region}:{env.account_id}:table/{database}/{table['name']}" for table in tables)]
+    for resource in catalog:
+        for action in ("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"):
+            assert allowing(policy, action, resource), (action, resource)
+
+    key = ref(stack, "aws_kms_key", "data-key", "arn")
+    assert one(stack, "aws_cloudtrail", "audit-trail")["kms_key_id"] == key  # the log files' key
+    via_s3 = f"s3.{env.region}.{dns_suffix(env.partition)}"
+    for table in tables:
+        bucket, prefix = table["storage_descriptor"]["location"].removeprefix("s3://").split("/", 1)
+        log_file = f"{arn}:s3:::{bucket}/{prefix}{env.region}/2025/03/14/{env.account_id}_CloudTrail_{env.region}_20250314T0000Z_x.json.gz"
+        assert allowing(policy, "s3:GetObject", log_file) and allowing(policy, "s3:ListBucket", f"{arn}:s3:::{bucket}"), table["name"]
+    decrypt_logs = [s for s in allowing(policy, "kms:Decrypt", key) if condition_values(s, "kms:EncryptionContext:aws:cloudtrail:arn")]
+    assert decrypt_logs and all(condition_values(s, "kms:ViaService") == [via_s3] for s in decrypt_logs)
+
+    results = workgroup["configuration"]["result_configuration"]
+    assert results["encryption_configuration"]["kms_key_arn"] == key
+    results_bucket, results_prefix = results["output_location"].removeprefix("s3://").split("/", 1)
+    for action in ("s3:PutObject", "s3:GetObject"):
+        assert allowing(policy, action, f"{arn}:s3:::{results_bucket}/{results_prefix}0b6e-query.csv"), action
+    assert allowing(policy, "s3:ListBucket", f"{arn}:s3:::{results_bucket}")
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        through_s3 = allowing(policy, action, key)
+        assert through_s3 and all(condition_values(s, "kms:ViaService") == [via_s3] for s in through_s3), action
+
+    # The key policy admits the role too, for each bucket, only through S3.
+    role = ref(stack, "aws_iam_role", "access_application-role", "arn")
+    key_policy = statements(stack, one(stack, "aws_kms_key", "data-key")["policy"])
+    for_role = [s for s in key_policy if any(role in p["identifiers"] for p in s.get("principals", []))]
+    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+        assert allowing(for_role, action, "*") and all(condition_values(s, "kms:ViaService") == [via_s3] for s in for_role), action
