@@ -207,6 +207,11 @@ def int_range(low: int, high: int | None = None) -> Check:
     return check
 
 
+# KMS waits 7 to 30 days before it deletes a key scheduled for deletion.
+key_deletion_window_problem = int_range(7, 30)
+athena_scan_cutoff_problem = int_range(ATHENA_MIN_SCAN_CUTOFF)
+
+
 def positive_days(value: int) -> str | None:
     return None if value > 0 else f"must be a positive number of days, got {value}"
 

@@ -129,7 +129,7 @@ class Retention:
 @dataclasses.dataclass(frozen=True)
 class AthenaConfig:
     bytes_scanned_cutoff: int = setting("Per-query scan limit of the workgroup, in bytes (at least 10 MiB).", 1024**3,
-                                        check=naming.int_range(naming.ATHENA_MIN_SCAN_CUTOFF))
+                                        check=naming.athena_scan_cutoff_problem)
     projection_start: str = setting("First day the CloudTrail table's date projection covers (YYYY/MM/DD).",
                                     "2025/01/01", check=naming.date_problem)
     projected_regions: tuple[str, ...] = setting(
@@ -183,7 +183,7 @@ class Environment:
                                     "(cannot be turned off in production).",
                                     derive=lambda env, v: v["production"], default_doc="`production`")
     key_deletion_window_days: int = setting("Waiting period before a deleted KMS key is gone (7 to 30).",
-                                            check=naming.int_range(7, 30),
+                                            check=naming.key_deletion_window_problem,
                                             derive=lambda env, v: 30 if v["production"] else 7,
                                             default_doc="30 in production, else 7")
     project: str = setting("Value of the `project` tag.", "encrypted-data-platform")

@@ -39,8 +39,8 @@ class Access(Construct):
     - trusted_services: service principals that may assume the role (required).
     - user_arns: IAM users who may assume the role with MFA (default: every IAM user of the account).
 
-    Exposes `role` and `group` (a Role and a Group: each with `name`, `arn` and `grantee`); `name`,
-    `arn` and `resource` are the role's.
+    Exposes what it is made of: `role` and `group` (a Role and a Group, each with `name`, `arn`,
+    `resource` and `grantee`).
     """
 
     def __init__(self, scope: Construct, id: str, *, role_name: str, group_name: str,
@@ -69,7 +69,6 @@ class Access(Construct):
             not_actions=True, resources=["*"],
             conditions={"BoolIfExists": {"aws:MultiFactorAuthPresent": ["false"]}},
         ))
-        self.name, self.arn, self.resource = self.role.name, self.role.arn, self.role.resource
 
 
 class AccessAnalyzer(Construct):

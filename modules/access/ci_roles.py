@@ -23,8 +23,10 @@ from typing import Any
 
 from constructs import Construct
 
+from definitions.naming import github_oidc_provider_problem, github_repository_problem
 from modules.foundation.bindings import iam_openid_connect_provider
 from modules.foundation.iam import Role
+from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Statement
 
 GITHUB_TOKEN_HOST = "token.actions.githubusercontent.com"
@@ -44,14 +46,17 @@ class GitHubDeployRoles(Construct):
     - plan_policy, apply_policy: IAM JSON policies of the roles (required; stacks/deploy_policies.py).
     - provider_arn: an existing GitHub OIDC provider of the account (default: create one).
 
-    Exposes `plan_role`, `apply_role` and `provider_arn`; `name`, `arn` and `resource` are the
-    apply role's.
+    Exposes what it is made of: `plan_role` and `apply_role` (Roles, each with `name`, `arn`,
+    `resource` and `grantee`) and `provider_arn`.
     """
 
     def __init__(self, scope: Construct, id: str, *, repository: str, environment: str, plan_role_name: str,
                  apply_role_name: str, plan_policy: Mapping[str, Any], apply_policy: Mapping[str, Any],
                  provider_arn: str = "") -> None:
         super().__init__(scope, id)
+        check_input(self, "repository", repository, github_repository_problem)
+        if provider_arn:
+            check_input(self, "provider_arn", provider_arn, github_oidc_provider_problem)
         if not provider_arn:
             provider = iam_openid_connect_provider.IamOpenidConnectProvider(
                 self, "provider", url=f"https://{GITHUB_TOKEN_HOST}", client_id_list=[STS_AUDIENCE])
@@ -62,7 +67,6 @@ class GitHubDeployRoles(Construct):
             f"Plans {environment} from the pull requests and main of {repository}")
         self.apply_role = self._role("apply-role", apply_role_name, [f"repo:{repository}:environment:{environment}"],
                                      apply_policy, f"Applies {environment} from the GitHub environment {environment} of {repository}")
-        self.name, self.arn, self.resource = self.apply_role.name, self.apply_role.arn, self.apply_role.resource
 
     def _role(self, id: str, name: str, subjects: Iterable[str], policy: Mapping[str, Any], description: str) -> Role:
         trust = Statement(

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from definitions import naming
 from definitions.aws_context import AwsContext
 from definitions.cloudtrail_tables import Schema, Table, load_schema
 from definitions.queries import load_queries
 from modules.audit.audit_trail import AuditTrail
 from modules.foundation.bindings import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
 from modules.foundation.iam import Role
-from modules.foundation.policy import Grantee
+from modules.foundation.input_checks import check_input
+from modules.foundation.policy import Grantee, Statement
 from modules.foundation.rendering import multiline
 from modules.storage.encryption_key import EncryptionKey
 from modules.storage.secure_bucket import SecureBucket
@@ -58,6 +60,12 @@ class Analytics(Construct):
                  results_bucket: SecureBucket, key: EncryptionKey, data_bucket: SecureBucket, application_role: Role,
                  projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
         super().__init__(scope, id)
+        for what, value, check in (("workgroup_name", workgroup_name, naming.workgroup_name_problem),
+                                   ("database_name", database_name, naming.glue_database_name_problem),
+                                   ("bytes_scanned_cutoff", bytes_scanned_cutoff, naming.athena_scan_cutoff_problem),
+                                   ("projection_start", projection_start, naming.date_problem),
+                                   ("projected_regions", list(projected_regions), naming.each(naming.region_problem))):
+            check_input(self, what, value, check)
         context = AwsContext.of(self)
         self.trail, self.results_bucket = trail, results_bucket
         self.name = workgroup_name
@@ -139,9 +147,10 @@ class Analytics(Construct):
             ),
         )
 
-    def grant_query(self, grantee: Grantee) -> None:
-        """Run queries in the workgroup: everything Athena does with the caller's permissions."""
-        grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn])
-        grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns])
-        self.trail.grant_read_logs(grantee)
-        self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)
+    def grant_query(self, grantee: Grantee) -> list[Statement]:
+        """Run queries in the workgroup: everything Athena does with the caller's permissions.
+        Returns the statements added (identity, key and bucket policies)."""
+        return [grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn]),
+                grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns]),
+                *self.trail.grant_read_logs(grantee),
+                *self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)]

@@ -20,9 +20,11 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
+from definitions import naming
 from definitions.aws_context import AwsContext
 from modules.foundation.bindings import cloudtrail, cloudwatch_log_group
 from modules.foundation.iam import Role
+from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Grantee, Statement
 from modules.storage.encryption_key import EncryptionKey
 from modules.storage.secure_bucket import SecureBucket
@@ -55,6 +57,9 @@ class AuditTrail(Construct):
         never_recorded = [bucket, *excluded_buckets]
         if looped := [b.name for b in watched_buckets if any(b is n for n in never_recorded)]:
             raise ValueError(f"{self.node.path}: data events of {', '.join(looped)} would be written where they happen")
+        check_input(self, "name", name, naming.trail_name_problem)
+        check_input(self, "log_group_name", log_group_name, naming.log_group_name_problem)
+        check_input(self, "log_retention_days", log_retention_days, naming.log_retention_problem)
         context = AwsContext.of(self)
         cloudtrail_principal = context.service_principal("cloudtrail")
         self.name = name
@@ -137,14 +142,15 @@ class AuditTrail(Construct):
                 field_selector=[*objects, field(field="resources.ARN", starts_with=[f"{b.arn}/" for b in watched])]))
         return selectors
 
-    def grant_read_logs(self, grantee: Grantee) -> None:
+    def grant_read_logs(self, grantee: Grantee) -> list[Statement]:
         """Read the log files: the bucket below the log prefix, and the key through S3 for files
-        CloudTrail encrypted (kms:Decrypt only, bound to the CloudTrail encryption context)."""
-        self.bucket.grant_read(grantee, prefix=self.log_prefix, key_conditions=self._log_files)
+        CloudTrail encrypted (kms:Decrypt only, bound to the CloudTrail encryption context).
+        Returns the statements added."""
+        return self.bucket.grant_read(grantee, prefix=self.log_prefix, key_conditions=self._log_files)
 
-    def grant_read(self, grantee: Grantee) -> None:
+    def grant_read(self, grantee: Grantee) -> list[Statement]:
         """Look up events, and describe this trail. CloudTrail has no resource-level permission for
-        LookupEvents: whoever may call it reads the whole account's event history."""
-        grantee.allow("LookupCloudTrailEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"])
-        grantee.allow("ReadTrail", ["cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
-                                    "cloudtrail:ListTags"], [self.arn])
+        LookupEvents: whoever may call it reads the whole account's event history. Returns the statements added."""
+        return [grantee.allow("LookupCloudTrailEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"]),
+                grantee.allow("ReadTrail", ["cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
+                                            "cloudtrail:ListTags"], [self.arn])]

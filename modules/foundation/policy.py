@@ -123,8 +123,11 @@ class Grantee:
     identities: Sequence[str] = ()
 
     def allow(self, sid: str, actions: Sequence[str], resources: Sequence[str],
-              conditions: Conditions | None = None) -> None:
-        self.policy.add(Statement(sid=sid, actions=actions, resources=resources, conditions=conditions or {}))
+              conditions: Conditions | None = None) -> Statement:
+        """Add an Allow to the identity policy; returns it."""
+        statement = Statement(sid=sid, actions=actions, resources=resources, conditions=conditions or {})
+        self.policy.add(statement)
+        return statement
 
 
 def deny_insecure_transport(resources: Sequence[str]) -> Statement:

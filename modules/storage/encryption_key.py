@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from constructs import Construct
 
 from definitions.aws_context import AwsContext
-from definitions.naming import kms_alias_problem
+from definitions.naming import key_deletion_window_problem, kms_alias_problem
 from modules.foundation.bindings import kms_alias, kms_key
 from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Conditions, Grantee, PolicyDocument, Statement, sid_part
@@ -63,6 +63,7 @@ class EncryptionKey(Construct):
         super().__init__(scope, id)
         context = AwsContext.of(self)
         check_input(self, "alias", alias, kms_alias_problem)
+        check_input(self, "deletion_window_days", deletion_window_days, key_deletion_window_problem)
         self.root_arn = context.root_arn
         self.policy = PolicyDocument(self, "policy", [
             Statement(sid="EnableRootAccountAndIamPolicies", actions=["kms:*"], resources=["*"],
@@ -99,24 +100,26 @@ class EncryptionKey(Construct):
         self.alias_arn = context.arn("kms", alias)
         self.granted_identities: list[str] = []  # as CloudTrail records the callers granted the key
 
-    def allow(self, statement: Statement) -> None:
-        """Add a statement to the key policy (resources default to the key itself: "*")."""
+    def allow(self, statement: Statement) -> Statement:
+        """Add a statement to the key policy (resources default to the key itself: "*"); returns it."""
         self.policy.add(statement)
+        return statement
 
-    def allow_service(self, sid: str, service: str, actions: Sequence[str], conditions: Conditions | None = None) -> None:
-        self.allow(Statement(sid=sid, actions=actions, resources=["*"], principals={"Service": [service]},
+    def allow_service(self, sid: str, service: str, actions: Sequence[str], conditions: Conditions | None = None) -> Statement:
+        return self.allow(Statement(sid=sid, actions=actions, resources=["*"], principals={"Service": [service]},
                              conditions=conditions or {}))
 
     def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],
-                         conditions: Conditions | None = None) -> None:
+                         conditions: Conditions | None = None) -> list[Statement]:
         """Let S3 use the key for `grantee`, and nothing else: its identity policy, and the key policy
         when it has an ARN (the seed's "S3 service to use the key", named so in the key policy).
-        `purpose` names the grant (a bucket); `conditions` narrow it further."""
+        `purpose` names the grant (a bucket); `conditions` narrow it further. Returns the statements added."""
         merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}
         for operator, by_key in (conditions or {}).items():
             merged[operator] = {**merged.get(operator, {}), **by_key}
-        grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)
+        added = [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]
         self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
         if grantee.principal_arn:
-            self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
-                                 principals={"AWS": [grantee.principal_arn]}, conditions=merged))
+            added.append(self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
+                                              principals={"AWS": [grantee.principal_arn]}, conditions=merged)))
+        return added

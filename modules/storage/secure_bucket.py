@@ -215,7 +215,7 @@ class SecureBucket(Construct):
     # --- grants -------------------------------------------------------------------------------
 
     def _grant(self, grantee: Grantee, verb: str, object_actions: Sequence[str], prefix: str, key_actions: Sequence[str],
-               key_conditions: Conditions | None) -> None:
+               key_conditions: Conditions | None) -> list[Statement]:
         if self._restricted:
             if not grantee.principal_arn:
                 raise ValueError(f"{self.node.path}: {grantee.name} has no principal ARN; this bucket admits named principals only")
@@ -223,18 +223,21 @@ class SecureBucket(Construct):
                 self._authorized.append(grantee.principal_arn)
                 self._update_restriction()
         bucket_sid = sid_part(self.node.id)
-        grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"])
-        grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])
+        added = [grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"]),
+                 grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])]
         # Only through S3: the grant covers the bucket's objects, not direct use of the key.
         if self.key is not None:
-            self.key.grant_through_s3(grantee, f"{verb}{bucket_sid}", key_actions, key_conditions)
+            added += self.key.grant_through_s3(grantee, f"{verb}{bucket_sid}", key_actions, key_conditions)
+        return added
 
-    def grant_read(self, grantee: Grantee, prefix: str = "", key_conditions: Conditions | None = None) -> None:
-        """Read objects below `prefix`; `key_conditions` narrow the key grant (an encryption context)."""
-        self._grant(grantee, "Read", READ_ACTIONS, prefix, S3_READ_ACTIONS, key_conditions)
+    def grant_read(self, grantee: Grantee, prefix: str = "", key_conditions: Conditions | None = None) -> list[Statement]:
+        """Read objects below `prefix`; `key_conditions` narrow the key grant (an encryption context).
+        Returns the statements added: the grantee's, and the key policy's."""
+        return self._grant(grantee, "Read", READ_ACTIONS, prefix, S3_READ_ACTIONS, key_conditions)
 
-    def grant_read_write(self, grantee: Grantee, prefix: str = "") -> None:
-        self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
+    def grant_read_write(self, grantee: Grantee, prefix: str = "") -> list[Statement]:
+        """Read, write and delete objects below `prefix` (versions are kept); returns the statements added."""
+        return self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
 
     def deny_deletion(self, prefix: str, except_arns: Sequence[str]) -> None:
         """Deny deleting objects and versions below `prefix`, and shortening or bypassing their

@@ -148,7 +148,7 @@ def test_make_diff_against_a_commit_in_a_clone(tmp_path: Path):
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "base"],
                    cwd=clone, check=True)
-    stacks = clone / "modules" / "stacks.py"
+    stacks = clone / "stacks" / "environment_stacks.py"
     stacks.write_text(stacks.read_text().replace('"results-bucket", name=env.results_bucket',
                                                  '"query-results-bucket", name=env.results_bucket'))
     env = {k: v for k, v in os.environ.items() if k not in ("CDKTF_OUTDIR", "PLATFORM_ENVIRONMENTS")}

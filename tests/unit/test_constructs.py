@@ -12,6 +12,9 @@ import pytest
 from cdktf import Testing as CdktfTesting
 from constructs import Construct
 
+from modules.access.application_access import Access
+from modules.access.ci_roles import GitHubDeployRoles
+from modules.analytics.athena import Analytics
 from modules.audit.audit_trail import AuditTrail
 from modules.foundation.bindings import sns_topic
 from modules.foundation.iam import Group, Role
@@ -196,3 +199,94 @@ def test_valid_input_synthesizes(tmp_path: Path):
     Group(stack, "group", name="g" * 128)
     stack.node.root.synth()
     assert (tmp_path / "stacks" / "scratch" / "cdk.tf.json").is_file()
+
+
+def scratch_trail(stack: Construct, **overrides) -> AuditTrail:
+    key, alerting = (EncryptionKey(stack, n, alias=f"alias/{n}", description=n) for n in ("key", "alerting"))
+    logs = SecureBucket(stack, "logs", name="acme-trail-logs", key=key)
+    settings = {"name": "trail", "bucket": logs, "key": key, "log_group_name": "/trail", "log_group_key": alerting,
+                "log_retention_days": 365, "logs_role_name": "TrailLogs", **overrides}
+    return AuditTrail(stack, "trail", **settings)
+
+
+def scratch_analytics(stack: Construct, **overrides) -> Analytics:
+    trail = scratch_trail(stack)
+    results = SecureBucket(stack, "results", name="acme-results", key=trail.bucket.key, versioned=False)
+    data = SecureBucket(stack, "data", name="acme-data", key=trail.bucket.key)
+    role = Role(stack, "role", name="App", description="app", trust=TRUST_LAMBDA)
+    settings = {"workgroup_name": "wg", "database_name": "logs", "trail": trail, "results_bucket": results, "key": trail.bucket.key,
+                "data_bucket": data, "application_role": role, "projection_start": "2025/01/01", "projected_regions": [REGION],
+                **overrides}
+    return Analytics(stack, "analytics", **settings)
+
+
+@pytest.mark.parametrize(("build", "line"), [
+    (lambda s: EncryptionKey(s, "short-window", alias="alias/k", description="k", deletion_window_days=6),
+     "[scratch/short-window] deletion_window_days: must be from 7 to 30, got 6"),
+    (lambda s: EncryptionKey(s, "long-window", alias="alias/k", description="k", deletion_window_days=31),
+     "[scratch/long-window] deletion_window_days: must be from 7 to 30, got 31"),
+    (lambda s: scratch_trail(s, name="my trail"), "[scratch/trail] name: must be 3-128 letters, digits"),
+    (lambda s: scratch_trail(s, log_group_name="logs?"), "[scratch/trail] log_group_name: must be 1-512 letters"),
+    (lambda s: scratch_trail(s, log_retention_days=366), "[scratch/trail] log_retention_days: CloudWatch Logs accepts only"),
+    (lambda s: scratch_analytics(s, workgroup_name="data analysis"), "[scratch/analytics] workgroup_name: must be 1-128 letters"),
+    (lambda s: scratch_analytics(s, database_name="CloudTrail-Logs"), "[scratch/analytics] database_name: must be lowercase letters"),
+    (lambda s: scratch_analytics(s, bytes_scanned_cutoff=1024), "[scratch/analytics] bytes_scanned_cutoff: must be at least 10485760"),
+    (lambda s: scratch_analytics(s, projection_start="2025-01-01"), "[scratch/analytics] projection_start: must be a date as YYYY/MM/DD"),
+    (lambda s: scratch_analytics(s, projected_regions=["eu-west-9"]), "[scratch/analytics] projected_regions: must be an AWS region"),
+    (lambda s: GitHubDeployRoles(s, "github", repository="acme", environment="dev", plan_role_name="p", apply_role_name="a",
+                                 plan_policy={"Statement": []}, apply_policy={"Statement": []}),
+     "[scratch/github] repository: must be a GitHub repository as '<owner>/<name>'"),
+    (lambda s: GitHubDeployRoles(s, "github", repository="acme/app", environment="dev", plan_role_name="p", apply_role_name="a",
+                                 plan_policy={"Statement": []}, apply_policy={"Statement": []},
+                                 provider_arn="arn:aws:iam::111111111111:oidc-provider/example.com"),
+     "[scratch/github] provider_arn: must be the ARN of an IAM OIDC provider for token.actions.githubusercontent.com"),
+], ids=["window-6", "window-31", "trail", "log-group", "retention", "workgroup", "database", "cutoff", "projection-start",
+        "projected-regions", "repository", "oidc-provider"])
+def test_each_construct_refuses_input_aws_would_refuse(tmp_path: Path, build, line: str):
+    stack = scratch_stack(tmp_path)
+    build(stack)
+    assert line in synth_failure(stack)
+
+
+def test_the_same_constructs_synthesize_with_valid_input(tmp_path: Path):
+    """The checks above refuse only the bad value: the same constructs with valid input synthesize."""
+    stack = scratch_stack(tmp_path)
+    EncryptionKey(stack, "window", alias="alias/window", description="k", deletion_window_days=7)
+    scratch_analytics(stack)
+    GitHubDeployRoles(stack, "github", repository="acme/app", environment="dev", plan_role_name="p", apply_role_name="a",
+                      plan_policy={"Statement": []}, apply_policy={"Statement": []})
+    stack.node.root.synth()
+    assert (tmp_path / "stacks" / "scratch" / "cdk.tf.json").is_file()
+
+
+# --- composites expose their parts; grants say what they added ------------------------------------
+
+
+def test_composites_expose_their_parts_not_one_members_name(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    access = Access(stack, "access", role_name="App", group_name="Analysts", trusted_services=["lambda.amazonaws.com"])
+    roles = GitHubDeployRoles(stack, "github", repository="acme/app", environment="dev", plan_role_name="plan", apply_role_name="apply",
+                              plan_policy={"Statement": []}, apply_policy={"Statement": []})
+    assert (access.role.name, access.group.name) == ("App", "Analysts")
+    assert (roles.plan_role.name, roles.apply_role.name) == ("plan", "apply")
+    for composite in (access, roles):
+        assert not any(hasattr(composite, attribute) for attribute in ("name", "arn", "resource")), composite.node.path
+
+
+def test_a_grant_returns_every_statement_it_added(tmp_path: Path):
+    stack = scratch_stack(tmp_path)
+    analytics = scratch_analytics(stack)
+    key = EncryptionKey(stack, "granted-key", alias="alias/granted", description="k")
+    bucket = SecureBucket(stack, "bucket", name="acme-granted", key=key)
+    role = Role(stack, "granted-role", name="App", description="app", trust=TRUST_LAMBDA)
+    added = bucket.grant_read_write(role.grantee)
+    identity, key_policy = list(role.permissions.statements), list(key.policy.statements)
+    assert {s.sid for s in added} == {"ReadWriteBucketObjects", "ListBucket", "UseGrantedKeyThroughReadWriteBucket",
+                                      "S3ServiceUseReadWriteBucketForApp"}
+    assert all(s in identity or s in key_policy for s in added)
+    assert any(s in key_policy for s in added) and any(s in identity for s in added)
+    before = list(role.permissions.statements)
+    queried = analytics.grant_query(role.grantee)
+    new = [s for s in role.permissions.statements if s not in before]
+    assert new and all(s in queried for s in new)
+    assert {"RunAthenaQueries", "ReadCloudTrailCatalog"} <= {s.sid for s in queried}
