@@ -1,16 +1,18 @@
-"""`make docs`: regenerate the README's generated tables: the environment keys (from the
-declarations in environments/config.py) and the named queries (from queries/*.sql).
+"""`make docs`: regenerate the generated tables of the documents, each in its own file: the
+environment keys in docs/configuration.md (from the declarations in environments/config.py) and
+the named queries in docs/investigations.md (from definitions/data/queries/*.sql).
 
-Each sits between `<!-- <name>:start -->` and `<!-- <name>:end -->`; tests/test_docs.py fails when
-one differs from what this writes.
+Each sits between `<!-- <name>:start -->` and `<!-- <name>:end -->`; tests/unit/test_docs.py fails when
+one differs from what this writes. Exit status 1 when a file lacks its markers.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from definitions.paths import README
+from definitions.paths import DOCS_DIR, relative
 from definitions.queries import load_queries
 from environments.config import markdown_table
 
@@ -21,24 +23,48 @@ def query_table() -> str:
     return "\n".join(["| query | what it answers |", "| --- | --- |", *rows])
 
 
-TABLES: dict[str, Callable[[], str]] = {"keys": markdown_table, "queries": query_table}
+# Each generated table: the document that holds it, and what writes it.
+TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
+    "keys": (DOCS_DIR / "configuration.md", markdown_table),
+    "queries": (DOCS_DIR / "investigations.md", query_table),
+}
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The lines around the table `name`, with the newlines that keep the table on lines of its own."""
+    return f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
 
 
 def section(text: str, name: str) -> str:
-    """What the README holds between the markers of `name`."""
-    return text.split(f"<!-- {name}:start -->\n", 1)[1].split(f"\n<!-- {name}:end -->", 1)[0]
+    """What `text` holds between the markers of `name`; ValueError when they are not there once each, in order."""
+    start, end = markers(name)
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"no single {start.strip()} ... {end.strip()} section")
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def replace_section(text: str, name: str, table: str) -> str:
+    """`text` with the section of `name` holding `table`."""
+    start, end = markers(name)
+    section(text, name)  # the markers are there, once each
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}{table}{end}{after}"
 
 
 def main() -> int:
-    text = updated = README.read_text()
-    for name, table in TABLES.items():
-        start, end = f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
-        before, rest = updated.split(start, 1)
-        _, after = rest.split(end, 1)
-        updated = f"{before}{start}{table()}{end}{after}"
-    if updated != text:
-        README.write_text(updated)
-        print(f"{README.name}: generated tables updated")
+    updated: dict[Path, str] = {}
+    for name, (path, table) in TABLES.items():
+        text = updated[path] if path in updated else path.read_text()
+        try:
+            updated[path] = replace_section(text, name, table())
+        except ValueError as err:
+            print(f"{relative(path)}: {err}", file=sys.stderr)
+            return 1
+    for path, text in updated.items():
+        if text != path.read_text():
+            path.write_text(text)
+            print(f"{relative(path)}: generated tables updated")
     return 0
 
 

@@ -7,7 +7,7 @@ raises one `ConfigError` listing them all, one line each: `FILE: KEY: PROBLEM`.
 
 Each key is declared once, as a field of the dataclasses below: `setting(...)` carries its meaning,
 its default and its check, and the field's type annotation is the type the loader enforces. A
-field whose type is a dataclass is a `[section]`. The README's key table is generated from the
+field whose type is a dataclass is a `[section]`. The key table of docs/configuration.md is generated from the
 same fields (`python -m environments.config --markdown`). The AWS naming rules themselves live in
 `definitions/naming.py`, which the constructs use too.
 """
@@ -45,7 +45,7 @@ def setting(doc: str, default: Any = REQUIRED, *, check: Callable[[Any], str | N
 
     `default` is the value when the key is absent (REQUIRED: it must be given); `derive` instead
     computes it from the environment's name and the top-level values read so far, and
-    `default_doc` says in the README what it derives. `check` returns a problem, or None.
+    `default_doc` says in docs/configuration.md what it derives. `check` returns a problem, or None.
     """
     return dataclasses.field(metadata={"doc": doc, "default": default, "check": check, "derive": derive,
                                        "default_doc": default_doc})
@@ -494,7 +494,7 @@ def _rows(cls: type, prefix: str = "") -> Iterator[str]:
 
 
 def markdown_table() -> str:
-    """The README's table of keys, generated from the declarations above."""
+    """The table of keys in docs/configuration.md, generated from the declarations above."""
     return "\n".join(["| key | type | default | meaning |", "| --- | --- | --- | --- |", *_rows(Environment)])
 
 

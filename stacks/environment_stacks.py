@@ -227,7 +227,7 @@ class PlatformStack(EnvironmentStack):
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
             projected_regions=env.athena.projected_regions,
         )
-        # Two topics, each under the key the other does not use: a path per key (README, "Paths of an alert").
+        # Two topics, each under the key the other does not use: a path per key (docs/security.md, "Paths of an alert").
         alarm_topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=env.alarm_emails,
                                  moved_from="monitoring")
         audit_path_topic = AlertTopic(self, "audit-path-topic", name=names.audit_path_topic, key=data_key,

@@ -3,7 +3,7 @@ and a topic policy and key policy that grow with who is allowed to publish (`all
 `allow_event_rules`).
 
 CIS counts an alarm only when its topic has a confirmed subscriber: each e-mail address receives
-a confirmation message that someone must follow (README, "Alarms").
+a confirmation message that someone must follow (docs/security.md).
 """
 
 from __future__ import annotations

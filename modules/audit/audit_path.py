@@ -8,7 +8,7 @@ instead, which needs neither the log group nor the alerting key, and publish to 
 topic, encrypted with the data key. Which events are watched is data
 (`data/audit_path_rules.toml`).
 
-Limits, stated in README ("Paths of an alert"): EventBridge receives "AWS API Call via CloudTrail"
+Limits, stated in docs/security.md ("Paths of an alert"): EventBridge receives "AWS API Call via CloudTrail"
 events only while a trail of the account is logging, and only in the region of the call.
 """
 
@@ -38,7 +38,7 @@ class AuditPath(Construct):
     - rules: rule definitions (default: data/audit_path_rules.toml).
 
     Exposes `rules` (the `aws_cloudwatch_event_rule` resources by definition name) and `patterns`
-    (their event patterns as Python data, for tests and README).
+    (their event patterns as Python data, for tests and docs).
     """
 
     def __init__(self, scope: Construct, id: str, *, rule_prefix: str, topic: AlertTopic, keys: Sequence[EncryptionKey],

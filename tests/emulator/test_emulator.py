@@ -38,7 +38,8 @@ import pytest
 
 from definitions.alarm_definitions import load_alarm_definitions, load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
-from definitions.paths import ROOT
+from definitions.cloudtrail_tables import SCHEMA_FILE
+from definitions.paths import QUERIES_DIR
 from definitions.resource_types import replacement_attributes
 from environments.config import Environment
 from operations import plan_summary
@@ -60,7 +61,7 @@ from tests.support import environment, first_environment, rendered_query
 ALARMS, SYSTEM_ALARMS = load_alarm_definitions(), load_system_alarms()
 AUDIT_PATH_RULES = load_audit_path_rules()
 OTHER_ALARMS = {"DataKeyUsage", "AuditTrailHeartbeat", "AthenaBytesScanned"}  # not from a filter definition
-QUERY_FILES = sorted((ROOT / "definitions" / "data" / "queries").glob("*.sql"))
+QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
 
@@ -464,7 +465,7 @@ def test_workgroup_enforces_kms_encrypted_results_in_the_results_bucket(dev: Dep
 def test_cloudtrail_table_uses_partition_projection(dev: Deployment) -> None:
     """Every table of the definition, projected on the day and on its regions (the `home` one on
     the stack's region alone), over the trail's logs."""
-    glue, definition = dev.client("glue"), tomllib.loads((ROOT / "modules" / "data" / "cloudtrail_tables.toml").read_text())
+    glue, definition = dev.client("glue"), tomllib.loads(SCHEMA_FILE.read_text())
     regions = {"projected": list(dev.env.athena.projected_regions), "home": [dev.env.region]}
     listed = {t["Name"] for t in glue.get_tables(DatabaseName=dev.env.names.database)["TableList"]}
     assert listed == {spec["name"] for spec in definition["table"]}

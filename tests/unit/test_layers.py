@@ -11,8 +11,6 @@ import pytest
 
 from definitions.paths import ROOT
 
-FIRST_PARTY = ("cli", "operations", "stacks", "rule_pack", "modules", "environments", "definitions")
-
 
 def imported(path: Path) -> set[str]:
     """The top-level names of every module `path` imports at run time (not under `if TYPE_CHECKING:`)."""

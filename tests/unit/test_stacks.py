@@ -11,7 +11,7 @@ import pytest
 from cdktf import Testing as CdktfTesting
 
 from definitions.naming import dns_suffix
-from definitions.paths import ROOT
+from definitions.paths import QUERIES_DIR, ROOT
 from modules.foundation.policy import sid_part
 from tests.stack_queries import address, by_sid, conditions, one, principals, ref, resources, statements
 from tests.support import ENV_NAMES, environment, rendered_query
@@ -343,7 +343,7 @@ def test_named_queries_come_from_the_sql_files(name, stacks):
     """Each query is its file with this environment's names written in (the data key's ARN as a
     reference, known at apply), its first line the description."""
     env, stack = environment(name), stacks[name]
-    files = sorted((ROOT / "definitions" / "data" / "queries").glob("*.sql"))
+    files = sorted(QUERIES_DIR.glob("*.sql"))
     assert len(files) >= 11
     queries = {q["name"]: q for q in resources(stack, "aws_athena_named_query").values()}
     assert sorted(queries) == [f.stem for f in files]
