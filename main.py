@@ -36,11 +36,14 @@ def main() -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     only = [n.strip() for n in os.environ.get("PLATFORM_ONLY", "").split(",") if n.strip()]
     problems: list[str] = []
-    for load in (validate_content, lambda: load_environments(environments_dir(), only)):
-        try:
-            envs = load()
-        except ConfigError as err:
-            problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
+    try:
+        validate_content()
+    except ConfigError as err:
+        problems += err.problems
+    try:
+        envs = load_environments(environments_dir(), only)
+    except ConfigError as err:
+        problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2

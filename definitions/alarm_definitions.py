@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from definitions.paths import DATA_DIR
-from definitions.typed_toml import read_file
+from definitions.typed_toml import read_file, unique_names
 
 ALARMS_FILE = DATA_DIR / "security_alarms.toml"
 SYSTEM_ALARMS_FILE = DATA_DIR / "system_alarms.toml"
@@ -80,15 +80,6 @@ class SystemAlarmDefinition(AlarmDefinition):
     """An alarm of this system, whose pattern may name SYSTEM_PLACEHOLDERS."""
 
     placeholders: ClassVar[frozenset[str]] = frozenset(SYSTEM_PLACEHOLDERS)
-
-
-def unique_names(kind: str, entries: typing.Sequence[typing.Any]) -> Iterator[tuple[str, str]]:
-    """(key, problem) when a file defines no entry, or one name twice."""
-    if not entries:
-        yield kind, "none defined"
-    names = [entry.name for entry in entries]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        yield f"{name}.name", "defined more than once"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,9 +10,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from definitions.alarm_definitions import unique_names
 from definitions.paths import DATA_DIR
-from definitions.typed_toml import read_file
+from definitions.typed_toml import read_file, unique_names
 
 AUDIT_PATH_RULES_FILE = DATA_DIR / "audit_path_rules.toml"
 # What an audit-path rule may watch, and the request parameter that names it in the event.

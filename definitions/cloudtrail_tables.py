@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from definitions.paths import DATA_DIR
-from definitions.typed_toml import read_file
+from definitions.typed_toml import read_file, unique_names
 
 SCHEMA_FILE = DATA_DIR / "cloudtrail_tables.toml"
 REGION_SCOPES = ("projected", "home")  # athena.projected_regions; the stack's own region
@@ -161,11 +161,7 @@ class _SchemaFile:
         for entry in self.table:
             if not isinstance(entry.columns, str) and (unknown := [n for n in entry.columns if n not in known]):
                 yield f"{entry.name}.columns", f"names unknown columns: {', '.join(unknown)}"
-        tables = [entry.name for entry in self.table]
-        if not tables:
-            yield "table", "none defined"
-        for name in sorted({n for n in tables if tables.count(n) > 1}):
-            yield f"{name}.name", "defined more than once"
+        yield from unique_names("table", self.table)
 
 
 @functools.cache

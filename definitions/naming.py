@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -71,9 +70,8 @@ class _RegionsFile:
                     yield f"partitions.{name}.regions", f"{region} is in partition {seen[region]} too"
 
 
-@functools.cache
 def partitions(path: Path = REGIONS_FILE) -> Mapping[str, Partition]:
-    """{partition name: Partition} from `data/regions.toml`, read once; ConfigError lists every problem."""
+    """{partition name: Partition} from `data/regions.toml`, read once (by the reader); ConfigError lists every problem."""
     return read_file(_RegionsFile, path).partitions
 
 

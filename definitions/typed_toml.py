@@ -16,7 +16,7 @@ import functools
 import tomllib
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,16 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_frozen(item) for item in value)
     return value
+
+
+def unique_names(kind: str, entries: Sequence[Any]) -> Iterator[tuple[str, str]]:
+    """(key, problem) when a file defines no `kind` entry, or one name twice: for a `problems()`
+    of a file whose entries each have a `name`."""
+    if not entries:
+        yield kind, "none defined"
+    names = [entry.name for entry in entries]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        yield f"{name}.name", "defined more than once"
 
 
 @functools.cache

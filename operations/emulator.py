@@ -31,8 +31,12 @@ OVERRIDE_FILE = "emulator_override.tf.json"
 # Resource types the emulator cannot create (left out on the emulator only, by `-target`ing
 # everything else, never faked), and those it creates but cannot delete (`destroy_stack` drops them
 # from the copy's state first): each with its reason, from definitions/data/emulator_support.toml.
-UNSUPPORTED_BY_EMULATOR = {rtype: s.reason for rtype, s in emulator_support().items() if s.support == "unsupported"}
-UNDELETABLE_BY_EMULATOR = {rtype: s.reason for rtype, s in emulator_support().items() if s.support == "undeletable"}
+def _types_handled(support: str) -> dict[str, str]:
+    return {rtype: entry.reason for rtype, entry in emulator_support().items() if entry.support == support}
+
+
+UNSUPPORTED_BY_EMULATOR = _types_handled("unsupported")
+UNDELETABLE_BY_EMULATOR = _types_handled("undeletable")
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,9 @@ def start_emulator(account_id: str, log_path: Path | None = None, *, detached: b
     port = free_port()
     endpoint = f"http://{HOST}:{port}"
     # moto's server with one fix (operations/moto_server.py), run from the project root so that it imports.
-    root = ROOT
     env = {**os.environ, "MOTO_ACCOUNT_ID": account_id}
     with open(log_path or os.devnull, "w") as log:  # the child keeps its own handle
-        process = subprocess.Popen([sys.executable, "-m", "operations.moto_server", "-H", HOST, "-p", str(port)], cwd=root,
+        process = subprocess.Popen([sys.executable, "-m", "operations.moto_server", "-H", HOST, "-p", str(port)], cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=detached)
     try:
         _wait_until_up(endpoint, process)
