@@ -145,10 +145,40 @@ def iam_name_problem(kind: str) -> Check:
     return pattern(rf"[\w+=,.@-]{{1,{longest}}}", f"must be a valid IAM {kind} name (1-{longest} of letters, digits, +=,.@_-)")
 
 
-principal_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)",
-                                "must be an IAM role, user or root ARN")
-break_glass_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]+)",
-                                  "must be an IAM role ARN or the account root (aws:PrincipalArn names a role, never a session)")
+# IAM Identity Center creates its roles under this path, with the region of the Identity Center
+# instance as a last part where it has one (IAM Identity Center user guide, "Service-linked roles"
+# and "Referencing permission sets in resource policies").
+SSO_ROLE_PATH = re.compile(r"aws-reserved/sso\.amazonaws\.com/([a-z]{2}(-[a-z]+)+-\d/)?", re.ASCII)
+
+
+def sso_role_path_problem(arn: str) -> str | None:
+    """An IAM Identity Center role (`AWSReservedSSO_*`) named without its path: `aws:PrincipalArn`
+    carries the path, so a condition naming the role without it never matches, and a key policy
+    whose deny then catches its own caller is refused by KMS (MalformedPolicyDocumentException)."""
+    resource = arn.split(":", 5)[-1]
+    if not resource.startswith("role/"):
+        return None
+    path, _, name = resource.removeprefix("role/").rpartition("/")
+    if name.startswith("AWSReservedSSO_") and not SSO_ROLE_PATH.fullmatch(f"{path}/" if path else ""):
+        return (f"names IAM Identity Center role {name} outside its path aws-reserved/sso.amazonaws.com/: write "
+                f"'{arn.rsplit(':', 1)[0]}:role/aws-reserved/sso.amazonaws.com/<region>/{name}' as IAM shows it "
+                f"(aws:PrincipalArn carries the path), got {arn!r}")
+    return None
+
+
+def all_of(*checks: Check) -> Check:
+    """A check that runs `checks` in order and reports the first problem."""
+    def run(value: Any) -> str | None:
+        return next((p for p in (check(value) for check in checks) if p), None)
+    return run
+
+
+principal_arn_problem = all_of(pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)",
+                                       "must be an IAM role, user or root ARN"), sso_role_path_problem)
+break_glass_arn_problem = all_of(
+    pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]+)",
+            "must be an IAM role ARN or the account root (aws:PrincipalArn names a role, never a session)"),
+    sso_role_path_problem)
 user_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:user/[\w+=,.@/-]+", "must be an IAM user ARN")
 service_principal_problem = pattern(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?",
                                     "must be a service principal such as 'lambda.amazonaws.com'")
@@ -212,6 +242,11 @@ athena_scan_cutoff_problem = int_range(ATHENA_MIN_SCAN_CUTOFF)
 
 def positive_days(value: int) -> str | None:
     return None if value > 0 else f"must be a positive number of days, got {value}"
+
+
+def non_empty(what: str) -> Check:
+    """A check that a list holds at least one item; `what` says what it must hold."""
+    return lambda values: None if values else f"must {what}"
 
 
 def each(check: Check) -> Check:

@@ -195,8 +195,12 @@ class Environment:
         "Roles (or the account root) that alone may disable or schedule deletion of the keys, and delete trail logs; "
         "required in production.", (), check=naming.each(naming.break_glass_arn_problem))
     deployer_arns: tuple[str, ...] = setting(
-        "The principals that run Terraform (the CI apply role joins them): with break-glass set, they and break-glass "
-        "alone may change key policies; the data bucket always admits them.", (), check=naming.each(naming.principal_arn_problem))
+        "The principals that run Terraform: whoever applies the bootstrap, runs `cdktf deploy` or `make plan TARGET=aws` "
+        "(the CI roles join them). With break-glass set, they and break-glass alone may change key policies; the data "
+        "bucket lets them list (HeadBucket, which every refresh calls) and nothing more.",
+        check=naming.all_of(naming.non_empty("name at least one role or user: without them the data bucket's deny "
+                                             "refuses Terraform's refresh after the first apply"),
+                            naming.each(naming.principal_arn_problem)))
     analyst_user_arns: tuple[str, ...] = setting("IAM users who may assume the application role with MFA (empty: every IAM "
                                                  "user of the account).", (), check=naming.each(naming.user_arn_problem))
     access_analyzer: bool = setting("An IAM Access Analyzer for the account and region (one per account and region).",
@@ -306,15 +310,10 @@ def _production_keeps_its_protection(values: dict[str, Any]) -> Iterator[tuple[s
         yield "break_glass_arns", "is required in production: without it any key or IAM administrator can disable the keys"
 
 
-def _break_glass_needs_deployers(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    # KMS refuses a key policy that would stop its own caller from changing it again: whoever runs
-    # Terraform must be exempt from the PutKeyPolicy deny that break-glass adds.
-    if values.get("break_glass_arns") and values.get("deployer_arns") == ():
-        yield "deployer_arns", "is required with break_glass_arns: the principals that run Terraform must keep PutKeyPolicy"
-
-
 def _principals_in_the_account(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
     account = values.get("account_id")
+    if not isinstance(account, str) or naming.account_id_problem(account):
+        return  # the account itself is reported
     for key in ("key_admin_arns", "break_glass_arns", "deployer_arns", "analyst_user_arns"):
         outside = [arn for arn in values.get(key, ()) if account and naming.arn_account(arn) != account]
         if outside:
@@ -337,7 +336,7 @@ def _state_access_log_bucket_is_valid(values: dict[str, Any]) -> Iterator[tuple[
 
 
 CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _production_keeps_its_protection,
-                _break_glass_needs_deployers, _principals_in_the_account, _logs_outlive_their_lock,
+                _principals_in_the_account, _logs_outlive_their_lock,
                 _state_access_log_bucket_is_valid)
 
 

@@ -181,7 +181,7 @@ class PlatformStack(EnvironmentStack):
         bucket_settings = {"key": data_key, "incomplete_upload_days": retention.incomplete_upload_days}
         data_bucket = SecureBucket(
             self, "data-bucket", name=env.data_bucket, restrict_to_grantees=True, prevent_destroy=env.prevent_destroy,
-            always_admitted=[*env.break_glass_arns, *self.terraform_readers],
+            always_admitted=env.break_glass_arns, listing_admitted=self.terraform_readers,
             lifecycle_rules=[LifecycleRule(id="expire-noncurrent-versions",
                                            noncurrent_expire_days=retention.data_noncurrent_version_days)],
             **bucket_settings,

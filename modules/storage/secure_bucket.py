@@ -48,9 +48,13 @@ WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUpl
 DELETE_ACTIONS = ("s3:DeleteObject",)
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation")
 # What a restricted bucket denies to every principal it does not admit: every object action and
-# every listing, so that no one else reads, writes, tags, restores or lists.
-RESTRICTED_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:ListMultipartUploadParts",
-                      "s3:AbortMultipartUpload", "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete")
+# every listing of versions and uploads, so that no one else reads, writes, tags, restores or lists them.
+RESTRICTED_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucketVersions",
+                      "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
+                      "s3:RestoreObject", "s3:ReplicateObject", "s3:ReplicateDelete")
+# Listing the bucket is denied apart: HeadBucket, which Terraform's refresh of the bucket calls,
+# needs it (S3 API reference, HeadBucket), so those who run Terraform are admitted to it alone.
+RESTRICTED_LISTING = ("s3:ListBucket",)
 # The resources of a bucket that a protected bucket keeps from being destroyed: removing one of
 # them silently removes a protection.
 PROTECTED_PARTS = ("bucket", "bucket-policy", "versioning", "encryption", "public-access-block")
@@ -95,8 +99,9 @@ class SecureBucket(Construct):
     - kms_enforced_prefix: deny non-KMS uploads only below this prefix (default "": the whole bucket).
     - restrict_to_grantees: deny object access and listing to every principal not granted it nor
       in `always_admitted` (default False).
-    - always_admitted: principals a restricted bucket never denies: break-glass and the principals
-      that run Terraform, which reads the bucket with HeadBucket (s3:ListBucket) (default none).
+    - always_admitted: principals a restricted bucket never denies: break-glass (default none).
+    - listing_admitted: principals a restricted bucket lets list (s3:ListBucket) but nothing else:
+      those that run Terraform, which reads the bucket with HeadBucket (default none).
     - prevent_destroy: Terraform refuses to destroy the bucket and the resources of
       PROTECTED_PARTS (default False).
     - object_lock: ObjectLock default retention, set through the bucket's Object Lock
@@ -109,7 +114,7 @@ class SecureBucket(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey | None, versioned: bool = True,
                  lifecycle_rules: Sequence[LifecycleRule] = (), incomplete_upload_days: int = 7,
                  kms_enforced_prefix: str = "", restrict_to_grantees: bool = False, always_admitted: Sequence[str] = (),
-                 prevent_destroy: bool = False, object_lock: ObjectLock | None = None) -> None:
+                 listing_admitted: Sequence[str] = (), prevent_destroy: bool = False, object_lock: ObjectLock | None = None) -> None:
         super().__init__(scope, id)
         check_input(self, "name", name, bucket_name_problem)
         if object_lock and not versioned:
@@ -120,6 +125,7 @@ class SecureBucket(Construct):
         self.arn = self._context.arn("s3", name)
         self._restricted = restrict_to_grantees
         self._authorized: list[str] = list(always_admitted)
+        self._listing_admitted = list(listing_admitted)
         protect = {"prevent_destroy": True} if prevent_destroy else None
 
         self.resource = s3_bucket.S3Bucket(self, "bucket", bucket=name, force_destroy=False, lifecycle=protect)
@@ -173,7 +179,7 @@ class SecureBucket(Construct):
         # which cdktf's HCL output renders in a deprecated quoted form).
         self.bucket_policy = s3_bucket_policy.S3BucketPolicy(
             self, "bucket-policy", bucket=self.public_access_block.bucket, policy=self.policy.json, lifecycle=protect)
-        if self._restricted and self._authorized:
+        if self._restricted and (self._authorized or self._listing_admitted):
             self._update_restriction()
 
     def _encryption_denies(self, objects: str) -> list[Statement]:
@@ -275,13 +281,14 @@ class SecureBucket(Construct):
                         "ArnLike": {"aws:SourceArn": [context.arn("s3", source_name)]}}))
 
     def _update_restriction(self) -> None:
-        """Deny every object action and listing to every principal not granted or admitted."""
-        statement = Statement(
-            sid="DenyObjectAccessToOthers", effect="Deny", actions=RESTRICTED_ACTIONS, resources=[self.arn, f"{self.arn}/*"],
-            principals={"*": ["*"]},
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(self._authorized)}},
-        )
-        self.policy.replace(statement)
+        """Deny every object action to every principal not granted or admitted, and listing to
+        every principal not granted, admitted or admitted to list."""
+        for sid, actions, resources, except_arns in (
+                ("DenyObjectAccessToOthers", RESTRICTED_ACTIONS, [self.arn, f"{self.arn}/*"], self._authorized),
+                ("DenyListingToOthers", RESTRICTED_LISTING, [self.arn], [*self._authorized, *self._listing_admitted])):
+            self.policy.replace(Statement(
+                sid=sid, effect="Deny", actions=actions, resources=resources, principals={"*": ["*"]},
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": except_arns}} if except_arns else {}))
 
 
 def log_access(scope: Construct, id: str, *, source: str, source_name: str,

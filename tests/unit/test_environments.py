@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -21,10 +22,10 @@ from definitions.paths import ROOT
 from environments.config import Environment, load_environments
 from tests.support import ENVIRONMENTS_DIR
 
-MINIMAL = {"company_prefix": "acme", "account_id": "111111111111", "region": "eu-west-1"}
+MINIMAL = {"company_prefix": "acme", "account_id": "111111111111", "region": "eu-west-1",
+           "deployer_arns": ["arn:aws:iam::111111111111:role/Deployer"]}
 # What production requires besides `production = true`.
-BREAK_GLASS = {"break_glass_arns": ["arn:aws:iam::111111111111:role/BreakGlass"],
-               "deployer_arns": ["arn:aws:iam::111111111111:role/Deployer"]}
+BREAK_GLASS = {"break_glass_arns": ["arn:aws:iam::111111111111:role/BreakGlass"]}
 DROP = object()  # value in `config(...)` that removes a key of MINIMAL
 
 
@@ -56,6 +57,9 @@ def to_toml(data: dict[str, Any]) -> str:
 def config(**changes: Any) -> dict[str, Any]:
     """MINIMAL with keys replaced, added (dicts become sections) or removed (DROP)."""
     data = {**MINIMAL, **changes}
+    account = data.get("account_id")
+    if "deployer_arns" not in changes and isinstance(account, str) and re.fullmatch(r"\d{12}", account, re.ASCII):
+        data["deployer_arns"] = [f"arn:aws:iam::{account}:role/Deployer"]  # a deployer of that account
     return {k: v for k, v in data.items() if v is not DROP}
 
 
@@ -212,10 +216,16 @@ BAD = [
     Bad("break-glass-user", config(break_glass_arns=["arn:aws:iam::111111111111:user/alice"]), "break_glass_arns",
         "must be an IAM role ARN or the account root"),
     Bad("break-glass-malformed", config(break_glass_arns=["BreakGlass"]), "break_glass_arns", "got 'BreakGlass'"),
-    Bad("break-glass-without-deployers", config(break_glass_arns=["arn:aws:iam::111111111111:role/BreakGlass"]), "deployer_arns",
-        "is required with break_glass_arns: the principals that run Terraform must keep PutKeyPolicy"),
-    Bad("break-glass-other-account", config(break_glass_arns=["arn:aws:iam::999999999999:role/BreakGlass"],
-                                            deployer_arns=["arn:aws:iam::111111111111:role/Deployer"]), "break_glass_arns",
+    Bad("deployers-missing", config(deployer_arns=DROP), "deployer_arns", "missing required key"),
+    Bad("deployers-empty", config(deployer_arns=[]), "deployer_arns",
+        "must name at least one role or user: without them the data bucket's deny refuses Terraform's refresh"),
+    Bad("deployer-sso-role-without-path", config(deployer_arns=["arn:aws:iam::111111111111:role/AWSReservedSSO_Admin_0a1b"]),
+        "deployer_arns", "names IAM Identity Center role AWSReservedSSO_Admin_0a1b outside its path "
+        "aws-reserved/sso.amazonaws.com/: write 'arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/<region>/"
+        "AWSReservedSSO_Admin_0a1b'"),
+    Bad("break-glass-sso-role-without-path", config(break_glass_arns=["arn:aws:iam::111111111111:role/AWSReservedSSO_Admin_0a1b"]),
+        "break_glass_arns", "names IAM Identity Center role AWSReservedSSO_Admin_0a1b outside its path"),
+    Bad("break-glass-other-account", config(break_glass_arns=["arn:aws:iam::999999999999:role/BreakGlass"]), "break_glass_arns",
         "names principals outside account 111111111111: arn:aws:iam::999999999999:role/BreakGlass"),
     Bad("deployer-other-account", config(deployer_arns=["arn:aws:iam::999999999999:role/Deployer"]), "deployer_arns",
         "names principals outside account 111111111111"),

@@ -212,21 +212,25 @@ def test_bucket_policies_deny_plain_http_and_foreign_encryption(name, stacks):
         assert conditions(default_key) == {("StringEquals", sse): ["aws:kms"], ("Null", sse_key): ["true"]}
 
 
-def test_data_bucket_admits_only_granted_principals_break_glass_and_terraform(name, stacks):
+def test_data_bucket_admits_to_objects_only_granted_principals_and_break_glass(name, stacks):
     env, stack = environment(name), stacks[name]
     found = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "data-bucket_bucket-policy")["policy"]))
-    deny = found["DenyObjectAccessToOthers"]
+    objects, listing = found["DenyObjectAccessToOthers"], found["DenyListingToOthers"]
     arn = f"arn:{env.partition}:s3:::{env.data_bucket}"
-    assert deny["effect"] == "Deny" and deny["resources"] == [arn, f"{arn}/*"]
+    assert objects["effect"] == listing["effect"] == "Deny"
+    assert objects["resources"] == [arn, f"{arn}/*"] and listing["resources"] == [arn]
     # Every object action and every listing: reading, writing, tagging, attributes, restoring.
     for action in ("s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:RestoreObject",
-                   "s3:ListBucket", "s3:ListBucketVersions", "s3:DeleteObjectVersion"):
-        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in deny["actions"]), action
+                   "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:DeleteObjectVersion"):
+        assert any(fnmatch.fnmatchcase(action, pattern) for pattern in objects["actions"]), action
+    assert listing["actions"] == ["s3:ListBucket"]
     ci = [f"arn:{env.partition}:iam::{env.account_id}:role/{role}" for role in (env.names.apply_role, env.names.plan_role)
           ] if env.github.repository else []
-    # Terraform reads the bucket with HeadBucket (s3:ListBucket): those who run it stay admitted.
-    assert conditions(deny) == {("ArnNotEquals", "aws:PrincipalArn"): [
-        *env.break_glass_arns, *env.deployer_arns, *ci, role_arn_ref(stack)]}
+    # A deployer (an administrator, often) reads no object: only the application role and break-glass do.
+    assert conditions(objects) == {("ArnNotEquals", "aws:PrincipalArn"): [*env.break_glass_arns, role_arn_ref(stack)]}
+    # Terraform reads the bucket with HeadBucket (s3:ListBucket): those who run it may list, nothing more.
+    assert conditions(listing) == {("ArnNotEquals", "aws:PrincipalArn"): [
+        *env.break_glass_arns, role_arn_ref(stack), *env.deployer_arns, *ci]}
 
 
 @pytest.mark.parametrize(("bucket", "prefix"), [("trail-bucket", "AWSLogs/{account}/"), ("access-log-bucket", "")])
