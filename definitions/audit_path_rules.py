@@ -14,8 +14,11 @@ from definitions.paths import DATA_DIR
 from definitions.typed_toml import read_file, unique_names
 
 AUDIT_PATH_RULES_FILE = DATA_DIR / "audit_path_rules.toml"
-# What an audit-path rule may watch, and the request parameter that names it in the event.
-WATCHED = {"keys": "keyId", "trail": "name", "trail_bucket": "bucketName"}
+# What an audit-path rule may watch, and the request parameters that name it in the event: a rule
+# matches an event naming it in any of them. CloudTrail records the trail as `name` for
+# StopLogging, UpdateTrail and DeleteTrail, and as `trailName` for PutEventSelectors and
+# PutInsightSelectors (CloudTrail API reference, the request syntax of each action).
+WATCHED = {"keys": ("keyId",), "trail": ("name", "trailName"), "trail_bucket": ("bucketName",)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,7 +60,7 @@ class AuditPath(Construct):
                 "source": [rule.source],
                 "detail-type": ["AWS API Call via CloudTrail"],
                 "detail": {"eventSource": [rule.event_source], "eventName": list(rule.event_names),
-                           "requestParameters": {WATCHED[rule.watches]: watched[rule.watches]}},
+                           **naming_any_of(WATCHED[rule.watches], watched[rule.watches])},
             }
             resource = cloudwatch_event_rule.CloudwatchEventRule(
                 self, f"rule-{rule.name}", name=name, description=rule.description,
@@ -70,3 +70,10 @@ class AuditPath(Construct):
             self.rules[rule.name] = resource
             rule_arns.append(context.arn("events", f"rule/{name}"))
         topic.allow_event_rules(rule_arns)
+
+
+def naming_any_of(parameters: Sequence[str], values: list) -> dict:
+    """The part of an event pattern's `detail` that matches a request naming one of `values` in
+    any of `parameters` (EventBridge's `$or` when there are several)."""
+    alternatives = [{"requestParameters": {parameter: values}} for parameter in parameters]
+    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}

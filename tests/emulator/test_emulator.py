@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from moto.events.models import EventPattern
 
 from definitions.alarm_definitions import load_alarm_definitions, load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
@@ -56,6 +57,7 @@ from operations.emulator import (
 from operations.review import STATEFUL_TYPES
 from operations.terraform import terraform
 from stacks.ids import ACCESS_LOG_BUCKET_ID
+from tests.fixtures.management_events import api_call_event
 from tests.support import environment, first_environment, rendered_query
 
 ALARMS, SYSTEM_ALARMS = load_alarm_definitions(), load_system_alarms()
@@ -626,25 +628,23 @@ def test_each_topic_is_encrypted_with_its_own_key(dev: Deployment, topic: str, n
 
 
 def test_the_audit_path_rules_watch_the_real_keys_trail_and_bucket(dev: Deployment) -> None:
-    """Each rule of the definitions, with the deployed keys' ids and ARNs, the trail's name and the
-    trail bucket's name in its pattern, targets the audit-path topic."""
+    """Each rule of the definitions, as deployed, matches each call it lists when CloudTrail's record
+    names the deployed keys (by id or ARN), the trail (by name or ARN) or the trail bucket, and
+    targets the audit-path topic."""
     events, kms = dev.client("events"), dev.client("kms")
     rules = {r["Name"]: r for r in events.list_rules(NamePrefix=f"{dev.env.names.audit_path_rules}-")["Rules"]}
     assert set(rules) == {f"{dev.env.names.audit_path_rules}-{rule.name}" for rule in AUDIT_PATH_RULES}
     keys = [kms.describe_key(KeyId=dev.outputs[k])["KeyMetadata"] for k in ("data_key_arn", "alerting_key_arn")]
-    watched = {"keys": ("keyId", {v for key in keys for v in (key["KeyId"], key["Arn"])}),
-               "trail": ("name", {dev.env.names.trail, dev.outputs["trail_arn"]}),
-               "trail_bucket": ("bucketName", {dev.env.trail_bucket})}
+    watched = {"keys": [v for key in keys for v in (key["KeyId"], key["Arn"])],
+               "trail": [dev.env.names.trail, dev.outputs["trail_arn"]], "trail_bucket": [dev.env.trail_bucket]}
     for definition in AUDIT_PATH_RULES:
         name = f"{dev.env.names.audit_path_rules}-{definition.name}"
         assert rules[name]["State"] == "ENABLED", name
-        pattern = json.loads(rules[name]["EventPattern"])
-        assert pattern["detail-type"] == ["AWS API Call via CloudTrail"], name
-        assert pattern["source"] == [definition.source], name
-        assert pattern["detail"]["eventName"] == list(definition.event_names), name
-        field, values = watched[definition.watches]
-        assert set(pattern["detail"]["requestParameters"][field]) <= values, name
-        assert set(pattern["detail"]["requestParameters"][field]) & values, name
+        pattern = EventPattern.load(rules[name]["EventPattern"])
+        for event_name in definition.event_names:
+            for target in watched[definition.watches]:
+                event = api_call_event(definition.source, event_name, target, account=dev.env.account_id, region=dev.env.region)
+                assert pattern.matches_event(event), (name, event_name, target)
         targets = events.list_targets_by_rule(Rule=name)["Targets"]
         assert [t["Arn"] for t in targets] == [dev.outputs["audit_path_topic_arn"]], name
 

@@ -9,15 +9,18 @@ import json
 import re
 
 import pytest
+from moto.events.models import EventPattern
 
 from definitions.alarm_definitions import load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
 from modules.audit.monitoring import ATHENA_QUERY_STATES, ATHENA_QUERY_TYPES, HEARTBEAT_SECONDS, NAMESPACE
+from tests.fixtures.management_events import api_call_event
 from tests.stack_queries import address, by_sid, conditions, one, principals, ref, resources, statements
 from tests.support import ENV_NAMES, ENVIRONMENTS, environment
 
 SOURCE_BUCKETS = ("data-bucket", "results-bucket", "trail-bucket")
 KILL_SWITCHES = ("DisableKey", "ScheduleKeyDeletion")
+EVENT_NAME_TEST = re.compile(r'\$\.eventName\s*=\s*"?(\w+)"?\s*\)')  # `($.eventName = "X")`, `($.eventName=X)`
 REFERENCE = re.compile(r"\b((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)\.[a-z_]+")
 
 
@@ -271,19 +274,25 @@ def test_the_audit_path_topic_is_under_the_data_key_and_admits_its_rules(name, s
 
 
 @pytest.mark.parametrize("name", ENV_NAMES)
-def test_each_rule_matches_its_events_on_what_it_watches(name, stacks):
+def test_each_rule_matches_every_event_it_lists_as_cloudtrail_records_it(name, stacks):
+    """Each rule, as synthesized, against EventBridge's own matcher (moto's) and events shaped as
+    CloudTrail records each call: every listed call on every name of what it watches matches; the
+    same call on something else, or another call on it, does not."""
     env, stack = environment(name), stacks[name]
-    rules = {r["name"]: event_pattern(r) for r in resources(stack, "aws_cloudwatch_event_rule").values()}
-    keys = {address(stack, "aws_kms_key", k) for k in ("data-key", "alerting-key")}
+    rules = {r["name"]: r for r in resources(stack, "aws_cloudwatch_event_rule").values()}
+    keys = [f"{address(stack, 'aws_kms_key', k)}.{attribute}" for k in ("data-key", "alerting-key")
+            for attribute in ("key_id", "arn")]
     trail_arn = f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}"
-    watched = {"keys": lambda v: referenced(v) == keys and len(v) == 4, "trail": lambda v: v == [env.names.trail, trail_arn],
-               "trail_bucket": lambda v: v == [env.trail_bucket]}
+    watched = {"keys": keys, "trail": [env.names.trail, trail_arn], "trail_bucket": [env.trail_bucket]}
     for rule in load_audit_path_rules():
-        pattern = rules.pop(f"{env.names.audit_path_rules}-{rule.name}")
-        assert pattern["source"] == [rule.source] and pattern["detail-type"] == ["AWS API Call via CloudTrail"]
-        assert pattern["detail"]["eventName"] == list(rule.event_names)
-        (parameter, values), = pattern["detail"]["requestParameters"].items()
-        assert watched[rule.watches](values), (rule.name, parameter, values)
+        pattern = EventPattern.load(json.dumps(event_pattern(rules.pop(f"{env.names.audit_path_rules}-{rule.name}"))))
+        for event_name in rule.event_names:
+            for target in watched[rule.watches]:
+                assert pattern.matches_event(api_call_event(rule.source, event_name, target)), (rule.name, event_name, target)
+            assert not pattern.matches_event(api_call_event(rule.source, event_name, "something-else")), (rule.name, event_name)
+        read = api_call_event(rule.source, rule.event_names[0], watched[rule.watches][0])
+        read["detail"]["eventName"] = "ListTags"
+        assert not pattern.matches_event(read), rule.name
     assert rules == {}
 
 
@@ -390,3 +399,16 @@ def test_the_dashboard_check_can_fail(stacks):
     body["widgets"][1]["properties"]["metrics"].append(["AWS/Logs", "IncomingLogEvents", "LogGroupName", "/not/here", {}])
     assert ("AWS/Logs", "IncomingLogEvents", (("LogGroupName", "/not/here"),)) in \
         set(dashboard_metrics(body)) - _published_metrics(stacks[env.name])
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+@pytest.mark.parametrize("call", ["StopLogging", "PutEventSelectors", "PutInsightSelectors"])
+def test_blinding_the_trail_is_alarmed_from_its_log_group_too(name, call, stacks):
+    """Besides the audit-path rule, a metric filter on the trail's log group counts the call and an
+    alarm on it notifies someone: EventBridge sees only the calls of its own region."""
+    stack = stacks[name]
+    (group,) = referenced(one(stack, "aws_cloudtrail", "audit-trail")["cloud_watch_logs_group_arn"])
+    counted = {f["metric_transformation"]["name"] for f in resources(stack, "aws_cloudwatch_log_metric_filter").values()
+               if group in referenced(f["log_group_name"]) and call in EVENT_NAME_TEST.findall(f["pattern"])}
+    alarmed = {a.get("metric_name") for a in _alarms(stack).values() if a.get("alarm_actions")}
+    assert counted & alarmed, f"no alarmed metric filter counts {call}"
