@@ -34,6 +34,8 @@ SYSTEM_PLACEHOLDERS = {
     "data_bucket": "the data bucket's name",
     "data_key_arn": "the data key's ARN",
     "unless_granted": "` && ($.userIdentity.arn != \"...\")` for each identity the data key is granted to",
+    "privileged_principals": "` && (($.requestParameters.roleName = \"...\") || ($.requestParameters.userName = \"...\"))` "
+                             "naming the break-glass, deployer and CI roles and users",
 }
 
 
@@ -52,6 +54,8 @@ class AlarmDefinition:
     threshold: int = 1
     period: int = 300
     evaluation_periods: int = 1
+    # Also notify the audit-path topic (under the data key), as the heartbeat does.
+    notify_audit_path: bool = False
 
     def problems(self) -> Iterator[tuple[str, str]]:
         """(field, problem) for each value CloudWatch would refuse."""

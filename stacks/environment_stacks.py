@@ -75,6 +75,12 @@ class EnvironmentStack(TerraformStack):
         env = self.env
         return [*self.deployers, *([self.context.arn("iam", f"role/{env.names.plan_role}")] if env.github.repository else [])]
 
+    def privileged_names(self, kind: str) -> list[str]:
+        """The names of the roles (`kind` "role") or users ("user") that key policies or bucket
+        policies exempt by ARN: break-glass, deployers, the CI roles. Whoever changes one becomes it."""
+        arns = [*self.env.break_glass_arns, *self.terraform_readers]
+        return sorted({arn.rpartition("/")[2] for arn in arns if arn.split(":", 5)[5].startswith(f"{kind}/")})
+
     def key(self, id: str, alias: str, description: str) -> EncryptionKey:
         """A KMS key with the environment's administrators, deletion window, protection and break-glass."""
         env = self.env
@@ -238,6 +244,7 @@ class PlatformStack(EnvironmentStack):
             self, "monitoring", log_group=trail.log_group, topic=alarm_topic, audit_path_topic=audit_path_topic,
             data_key=data_key, data_bucket_name=data_bucket.name, data_key_calls_per_hour=audit.data_key_calls_per_hour,
             workgroup_name=names.workgroup, athena_bytes_per_hour=audit.athena_bytes_per_hour,
+            privileged_role_names=self.privileged_names("role"), privileged_user_names=self.privileged_names("user"),
         )
         Dashboard(self, "dashboard", name=names.dashboard, widgets=[
             Widget("Alarms", alarms=monitoring.alarm_arns),

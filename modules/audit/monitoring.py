@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
-from definitions.alarm_definitions import AlarmDefinition, load_alarm_definitions, load_system_alarms
+from definitions.alarm_definitions import MAX_PATTERN_LENGTH, AlarmDefinition, load_alarm_definitions, load_system_alarms
 from definitions.aws_context import AwsContext
 from modules.audit.alert_topic import AlertTopic
 from modules.foundation.bindings import cloudwatch_log_group, cloudwatch_metric_alarm
@@ -30,6 +30,9 @@ NAMESPACE = "SecurityAudit"
 # an hour without any is a stopped trail, a broken delivery role or a disabled alerting key.
 HEARTBEAT_SECONDS = 3600
 USAGE_PERIOD_SECONDS = 3600
+# The longest KMS key ARN (`arn:aws-us-gov:kms:us-gov-west-1:<account>:key/<uuid>`), for the length
+# of a pattern that names the key through a reference.
+KEY_ARN_LENGTH = 90
 # The dimensions Athena publishes ProcessedBytes under, besides WorkGroup (Athena user guide,
 # "Monitoring Athena queries with CloudWatch metrics"): an alarm sums every combination.
 ATHENA_QUERY_STATES = ("SUCCEEDED", "FAILED", "CANCELED")
@@ -43,6 +46,9 @@ class Monitoring(Construct):
     - audit_path_topic: the AlertTopic the heartbeat also notifies; not under the alerting key (required).
     - data_key: the data EncryptionKey whose calls are counted and whose decrypts by others alarm (required).
     - data_bucket_name: the bucket the system alarms watch (required).
+    - privileged_role_names, privileged_user_names: the IAM roles and users whose changes the
+      PrivilegedPrincipalChanged alarm watches: break-glass, deployers, CI roles (default none:
+      a system alarm naming them is left out).
     - data_key_calls_per_hour: alarm when the data key is called more often in an hour (required).
     - workgroup_name, athena_bytes_per_hour: alarm when the workgroup's queries scan more bytes in
       an hour (required).
@@ -56,19 +62,22 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic: AlertTopic,
                  audit_path_topic: AlertTopic, data_key: EncryptionKey,
                  data_bucket_name: str, data_key_calls_per_hour: int, workgroup_name: str, athena_bytes_per_hour: int,
+                 privileged_role_names: Sequence[str] = (), privileged_user_names: Sequence[str] = (),
                  alarms: Sequence[AlarmDefinition] | None = None,
                  system_alarms: Sequence[AlarmDefinition] | None = None) -> None:
         super().__init__(scope, id)
         self._context = AwsContext.of(self)
-        self.log_group, self.topic = log_group, topic
+        self.log_group, self.topic, self.audit_path_topic = log_group, topic, audit_path_topic
         topic.allow_alarms()
         audit_path_topic.allow_alarms()
         self.alarms: dict[str, cloudwatch_metric_alarm.CloudwatchMetricAlarm] = {}
 
         for alarm in load_alarm_definitions() if alarms is None else alarms:
             self._log_alarm(alarm, alarm.pattern)
+        privileged = [("roleName", name) for name in privileged_role_names] + [("userName", name) for name in privileged_user_names]
         for alarm in load_system_alarms() if system_alarms is None else system_alarms:
-            self._system_alarm(alarm, data_bucket_name, data_key)
+            if privileged or "${privileged_principals}" not in alarm.pattern:
+                self._system_alarm(alarm, data_bucket_name, data_key, privileged)
 
         # KMS publishes usage per account, not per key: count this key's calls from the trail.
         key_calls = '{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "%s") }'
@@ -96,21 +105,29 @@ class Monitoring(Construct):
     def alarm_arns(self) -> list[str]:
         return [self._context.arn("cloudwatch", f"alarm:{name}") for name in self.alarms]
 
-    def _system_alarm(self, alarm: AlarmDefinition, data_bucket_name: str, data_key: EncryptionKey) -> None:
+    def _system_alarm(self, alarm: AlarmDefinition, data_bucket_name: str, data_key: EncryptionKey,
+                      privileged: Sequence[tuple[str, str]]) -> None:
         """A system alarm whose pattern is filled in at synth, once every grant of the data key is known."""
         resource = self._log_alarm(alarm, "")
+        naming_privileged = " || ".join(f'($.requestParameters.{parameter} = "{name}")' for parameter, name in privileged)
 
         def fill() -> None:
             unless_granted = "".join(f' && ($.userIdentity.arn != "{identity}")' for identity in data_key.granted_identities)
-            template = alarm.filled({"data_bucket": data_bucket_name, "data_key_arn": "%s", "unless_granted": unless_granted})
+            template = alarm.filled({"data_bucket": data_bucket_name, "data_key_arn": "%s", "unless_granted": unless_granted,
+                                     "privileged_principals": f" && ({naming_privileged})"})
+            if len(template.replace("%s", "k" * KEY_ARN_LENGTH)) > MAX_PATTERN_LENGTH:
+                raise ValueError(f"{self.node.path}: the pattern of {alarm.name} is longer than CloudWatch Logs "
+                                 f"accepts ({MAX_PATTERN_LENGTH} characters)")
             references = [data_key.arn] * template.count("%s")
             resource.pattern = with_references(template, *references) if references else template
         at_synth(resource, fill)
 
     def _log_alarm(self, alarm: AlarmDefinition, pattern: str) -> metric_filter.CloudwatchLogMetricFilter:
         resource = self._metric_filter(alarm.name, pattern)
+        actions = [self.topic.arn, self.audit_path_topic.arn] if alarm.notify_audit_path else None
         self._alarm(alarm.name, f"{alarm.description} ({alarm.control})", Metric(NAMESPACE, alarm.name), alarm.period,
-                    alarm.threshold, "GreaterThanOrEqualToThreshold", evaluation_periods=alarm.evaluation_periods)
+                    alarm.threshold, "GreaterThanOrEqualToThreshold", evaluation_periods=alarm.evaluation_periods,
+                    actions=actions)
         return resource
 
     def _metric_filter(self, name: str, pattern: str,

@@ -319,10 +319,26 @@ def test_system_alarms_fill_their_patterns_and_keep_their_settings(name, stacks)
             assert pattern.endswith(f", {key}.arn)}}") and pattern.startswith("${format(")
         if "${unless_granted}" in definition.pattern:
             assert f'($.userIdentity.arn != \\"{role_sessions}\\")' in pattern
+        topics = ["alarm-topic", "audit-path-topic"] if definition.notify_audit_path else ["alarm-topic"]
         assert alarms[definition.name].items() >= {
-            "threshold": definition.threshold, "period": definition.period,
-            "evaluation_periods": definition.evaluation_periods, "alarm_actions": [ref(stack, "aws_sns_topic", "alarm-topic", "arn")],
+            "threshold": definition.threshold, "period": definition.period, "evaluation_periods": definition.evaluation_periods,
+            "alarm_actions": [ref(stack, "aws_sns_topic", topic, "arn") for topic in topics],
         }.items()
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_changing_a_privileged_role_alarms_on_both_topics(name, stacks):
+    """Whoever rewrites the trust or policies of a role the key and bucket policies exempt by ARN
+    becomes that role: a change to any of them is alarmed from the log group to both topics."""
+    env, stack = environment(name), stacks[name]
+    ci = [env.names.plan_role, env.names.apply_role] if env.github.repository else []
+    roles = {arn.rpartition("/")[2] for arn in (*env.break_glass_arns, *env.deployer_arns) if ":role/" in arn} | set(ci)
+    assert roles, "no privileged role in this environment"
+    pattern = one(stack, "aws_cloudwatch_log_metric_filter", "monitoring_filter-PrivilegedPrincipalChanged")["pattern"]
+    assert pattern.startswith('{ ($.eventSource = "iam.amazonaws.com") && ($.readOnly IS FALSE) && (')
+    assert set(re.findall(r'\$\.requestParameters\.roleName = "([^"]+)"', pattern)) == roles
+    assert _alarms(stack)["PrivilegedPrincipalChanged"]["alarm_actions"] == [
+        ref(stack, "aws_sns_topic", topic, "arn") for topic in ("alarm-topic", "audit-path-topic")]
 
 
 @pytest.mark.parametrize("name", ENV_NAMES)
