@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from definitions.audit_path_rules import load_audit_path_rules
 from definitions.aws_context import AwsContext
 from environments.config import Environment
 from operations.emulator import bucket_policy_lifted
@@ -34,6 +35,9 @@ from operations.emulator import bucket_policy_lifted
 PASS, FAIL, NOT_APPLICABLE, NOT_ON_EMULATOR = "pass", "FAIL", "n/a", "not on emulator"
 RECENT = datetime.timedelta(hours=2)  # CloudTrail delivers about every 5 minutes, digests hourly
 VERIFY_PREFIX = "verify/"
+# CloudTrail hands a management event to EventBridge within minutes; EventBridge's metrics follow.
+AUDIT_PATH_WAIT = datetime.timedelta(minutes=15)
+AUDIT_PATH_POLL_SECONDS = 30
 SAMPLE_QUERY = "SELECT count(*) AS events FROM {table} WHERE timestamp >= '{day}'"
 
 
@@ -89,6 +93,7 @@ class Verifier:
             ("trail's log group receives events", self.log_group_events, False),
             ("sample Athena query succeeds; its result is SSE-KMS with the data key", self.athena_query, False),
             ("alert topic subscriptions are confirmed", self.subscriptions_confirmed, False),
+            ("audit-path rule delivers a test event to its topic", self.audit_path_delivers, False),
         ]
 
     def run(self) -> Iterator[Result]:
@@ -255,6 +260,39 @@ class Verifier:
         return "confirmed: " + ", ".join(confirmed)
 
 
+    def audit_path_delivers(self, wait: datetime.timedelta = AUDIT_PATH_WAIT, poll_seconds: float = AUDIT_PATH_POLL_SECONDS) -> str:
+        """A test event on the audit path, then EventBridge's own account of it: the trail bucket's
+        policy is put back unchanged (a call the trail-bucket rule watches; its subscribers get the
+        notification), and the rule must show an invocation and no failed one. A key policy or
+        topic policy that refuses EventBridge shows nowhere else: EventBridge counts the refused
+        delivery in FailedInvocations (namespace AWS/Events, dimension RuleName) and drops it."""
+        rule = next(r for r in load_audit_path_rules() if r.watches == "trail_bucket" and "PutBucketPolicy" in r.event_names)
+        rule_name = f"{self.env.names.audit_path_rules}-{rule.name}"
+        s3, cloudwatch = self.client("s3"), self.client("cloudwatch")
+        started = _now().replace(second=0, microsecond=0)
+        s3.put_bucket_policy(Bucket=self.env.trail_bucket, Policy=s3.get_bucket_policy(Bucket=self.env.trail_bucket)["Policy"])
+        deadline = _now() + wait
+        while True:
+            counts = {metric: self._rule_metric(cloudwatch, rule_name, metric, started)
+                      for metric in ("Invocations", "FailedInvocations")}
+            if counts["FailedInvocations"]:
+                raise CheckFailed(f"{rule_name}: {counts['FailedInvocations']:.0f} failed invocations since the test event: "
+                                  "the topic's policy or its key's policy refuses EventBridge")
+            if counts["Invocations"]:
+                return f"{rule_name}: {counts['Invocations']:.0f} invocations since the test event, none failed"
+            if _now() >= deadline:
+                raise CheckFailed(f"{rule_name}: no invocation within {wait} of putting back the trail bucket's policy "
+                                  "(is the trail logging management events?)")
+            time.sleep(poll_seconds)
+
+    def _rule_metric(self, cloudwatch: Any, rule_name: str, metric: str, since: datetime.datetime) -> float:
+        """The sum of an EventBridge rule metric since `since` (EventBridge publishes none while it is zero)."""
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Events", MetricName=metric, Dimensions=[{"Name": "RuleName", "Value": rule_name}],
+            StartTime=since, EndTime=_now() + datetime.timedelta(minutes=1), Period=60, Statistics=["Sum"])["Datapoints"]
+        return sum(point["Sum"] for point in points)
+
+
 _WHY_NOT_ON_EMULATOR = {
     "other_encryption_refused": "moto does not evaluate the bucket policy's conditions",
     "plain_http_refused": "moto does not evaluate aws:SecureTransport, and the emulator speaks plain HTTP",
@@ -263,6 +301,7 @@ _WHY_NOT_ON_EMULATOR = {
     "log_group_events": "moto delivers no CloudTrail events to CloudWatch Logs",
     "athena_query": "moto reports Athena queries as succeeded without running them",
     "subscriptions_confirmed": "moto confirms every subscription itself",
+    "audit_path_delivers": "moto hands no CloudTrail event to EventBridge and publishes no EventBridge metrics",
 }
 
 

@@ -72,12 +72,18 @@ class AlertTopic(Construct):
     def allow_event_rules(self, rule_arns: Sequence[str]) -> None:
         """Let these EventBridge rules publish: the topic policy names each rule (aws:SourceArn, as
         the EventBridge user guide's "Amazon SNS permissions" shows). The key statement has no
-        source condition: the same SNS guide section says aws:SourceAccount, aws:SourceArn and
-        aws:SourceOrgID are not supported in a key policy for EventBridge, whose KMS requests do
-        not carry them; such a condition would silently drop every notification."""
+        source condition: the SNS developer guide ("Enable compatibility between event sources
+        from AWS services and encrypted topics") says aws:SourceAccount, aws:SourceArn and
+        aws:SourceOrgID are not supported in a key policy for EventBridge to encrypted topics;
+        such a condition would silently drop every notification. It is bound instead to this
+        topic through the encryption context SNS asks KMS with, `aws:sns:topicArn` (the condition
+        AWS's own guides use for a service publishing to an encrypted topic, e.g. GameLift
+        FlexMatch's "Set up an SNS topic with server-side encryption"): EventBridge can use the
+        key for this topic's messages and nothing else. `make verify` proves delivery on AWS."""
         context = AwsContext.of(self)
         events = context.service_principal("events")
-        self.key.allow_service("AllowEventBridgeRulesToPublish", events, PUBLISH_KEY_ACTIONS)
+        this_topic = {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": [context.arn("sns", self.name)]}}
+        self.key.allow_service("AllowEventBridgeRulesToPublish", events, PUBLISH_KEY_ACTIONS, this_topic)
         earlier = next((s for s in self.policy.statements if s.sid == "AllowEventBridgeRules"), None)
         arns = [*(earlier.conditions["ArnEquals"]["aws:SourceArn"] if earlier else ()), *rule_arns]
         self.policy.replace(Statement(

@@ -268,7 +268,10 @@ def test_the_audit_path_topic_is_under_the_data_key_and_admits_its_rules(name, s
     assert principals(policy["AllowEventBridgeRules"]) == {"Service": ["events.amazonaws.com"]}
     key_policy = by_sid(statements(stack, one(stack, "aws_kms_key", "data-key")["policy"]))
     events = key_policy["AllowEventBridgeRulesToPublish"]
-    assert (events["actions"], "condition" in events) == (["kms:Decrypt", "kms:GenerateDataKey*"], False)
+    # No source condition (unsupported for EventBridge to encrypted topics); bound to the topic by encryption context.
+    assert events["actions"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert conditions(events) == {("StringEquals", "kms:EncryptionContext:aws:sns:topicArn"): [
+        f"arn:{env.partition}:sns:{env.region}:{env.account_id}:{env.names.audit_path_topic}"]}
     assert sorted(s["endpoint"] for s in resources(stack, "aws_sns_topic_subscription").values()) == \
         sorted(env.alarm_emails * 2)  # every address on both topics
 

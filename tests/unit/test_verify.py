@@ -3,15 +3,19 @@ signing string of the CloudTrail guide, SHA256withRSA, the key as PKCS#1 DER).""
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import hashlib
 import json
 
+import boto3
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from operations.verify import CheckFailed, verify_digest
+from definitions.audit_path_rules import load_audit_path_rules
+from operations.verify import CheckFailed, Verifier, verify_digest
+from tests.support import ENVIRONMENTS
 
 BUCKET, KEY = "acme-cloudtrail-logs", "AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/2026/11/29/digest.json.gz"
 
@@ -53,3 +57,46 @@ def test_a_digest_signed_by_another_key_does_not_verify(key_pair):
     body, signature = signed_digest(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     with pytest.raises(CheckFailed):
         verify_digest(body, signature, public_der)
+
+
+# --- the audit path's delivery, against EventBridge's metrics (moto, in process) ---------------
+
+
+@pytest.fixture
+def audit_path_account():
+    from moto import mock_aws  # noqa: PLC0415 - only these tests use the in-process emulator
+
+    env = ENVIRONMENTS[0]
+    with mock_aws():
+        session = boto3.Session(region_name=env.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = session.client("s3", region_name=env.region)
+        s3.create_bucket(Bucket=env.trail_bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
+        s3.put_bucket_policy(Bucket=env.trail_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": f"arn:aws:s3:::{env.trail_bucket}", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+        yield env, session
+
+
+def _rule_metric(session, env, metric: str, value: float) -> None:
+    """A data point of the rule that watches the trail bucket's policy (EventBridge publishes per rule name)."""
+    (rule,) = [r for r in load_audit_path_rules() if r.watches == "trail_bucket" and "PutBucketPolicy" in r.event_names]
+    session.client("cloudwatch", region_name=env.region).put_metric_data(Namespace="AWS/Events", MetricData=[
+        {"MetricName": metric, "Dimensions": [{"Name": "RuleName", "Value": f"{env.names.audit_path_rules}-{rule.name}"}],
+         "Value": value, "Timestamp": datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=20)}])
+
+
+def test_the_audit_path_check_fails_on_a_failed_invocation(audit_path_account):
+    env, session = audit_path_account
+    _rule_metric(session, env, "Invocations", 1)
+    _rule_metric(session, env, "FailedInvocations", 1)
+    with pytest.raises(CheckFailed, match="1 failed invocations since the test event: the topic's policy or its key's policy"):
+        Verifier(env, session=session).audit_path_delivers(wait=datetime.timedelta(0), poll_seconds=0)
+
+
+def test_the_audit_path_check_passes_on_a_clean_invocation_and_fails_on_none(audit_path_account):
+    env, session = audit_path_account
+    verifier = Verifier(env, session=session)
+    with pytest.raises(CheckFailed, match="no invocation within"):
+        verifier.audit_path_delivers(wait=datetime.timedelta(0), poll_seconds=0)
+    _rule_metric(session, env, "Invocations", 1)
+    assert verifier.audit_path_delivers(wait=datetime.timedelta(0), poll_seconds=0).endswith("1 invocations since the test event, none failed")
