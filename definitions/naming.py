@@ -32,7 +32,7 @@ ATHENA_MIN_SCAN_CUTOFF = 10 * 1024 * 1024
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3")
 # IAM names: role and user names up to 64 characters, group names up to 128.
-IAM_NAME_LENGTH = {"role": 64, "user": 64, "group": 128}
+IAM_NAME_LENGTH = {"role": 64, "user": 64, "group": 128, "policy": 128}
 
 Check = Callable[[Any], "str | None"]
 

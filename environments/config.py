@@ -98,6 +98,11 @@ class Names:
     apply_role: str = setting("Role the CI apply job of this environment assumes (made by the bootstrap likewise).",
                               check=naming.iam_name_problem("role"), derive=lambda env, v: f"{env}-terraform-apply",
                               default_doc="`<env>-terraform-apply`")
+    permissions_boundary: str = setting("Managed policy, made by the bootstrap, that bounds every role the environment "
+                                        "stack creates: Terraform may create or change a role only within it.",
+                                        check=naming.iam_name_problem("policy"),
+                                        derive=lambda env, v: f"{env}-workload-boundary",
+                                        default_doc="`<env>-workload-boundary`")
 
     @property
     def trail_logs_role(self) -> str:
@@ -260,6 +265,7 @@ class Environment:
             (("IAM role", acct), self.names.role, "names.role"),
             (("IAM role", acct), self.names.trail_logs_role, "names.trail"),
             (("IAM group", acct), self.names.group, "names.group"),
+            (("IAM policy", acct), self.names.permissions_boundary, "names.permissions_boundary"),
             *([(("IAM role", acct), self.names.plan_role, "names.plan_role"),
                (("IAM role", acct), self.names.apply_role, "names.apply_role")] if self.github.repository else []),
             *([(("IAM Access Analyzer", acct, region), "account analyzer", "access_analyzer")] if self.access_analyzer else []),

@@ -44,7 +44,8 @@ def write_root(env: Environment, stack: str, hcl_dir: Path, json_dir: Path, root
     if stack == env.name:
         (root / "backend.hcl").write_text(backend_hcl(env))
     types = stack_types(json.loads((json_dir / stack / "cdk.tf.json").read_text()))
-    (root / POLICY_FILE).write_text(json.dumps(deploy_policy(env, types), indent=2) + "\n")
+    policy = deploy_policy(env, types, bootstrap=stack == env.bootstrap_stack)
+    (root / POLICY_FILE).write_text(json.dumps(policy, indent=2) + "\n")
 
 
 def export(env: Environment, dist: Path, environments_dir: Path, tf_env: dict[str, str]) -> Path:

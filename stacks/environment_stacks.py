@@ -14,6 +14,7 @@ from definitions.aws_context import AwsContext
 from environments.config import Environment
 from modules.access.application_access import Access, AccessAnalyzer
 from modules.access.ci_roles import GitHubDeployRoles
+from modules.access.permissions_boundary import PermissionsBoundary
 from modules.analytics.athena import Analytics
 from modules.audit.alert_topic import AlertTopic
 from modules.audit.audit_path import AuditPath
@@ -21,11 +22,12 @@ from modules.audit.audit_trail import AuditTrail
 from modules.audit.dashboard import Dashboard, Widget
 from modules.audit.monitoring import Monitoring
 from modules.foundation.bindings import provider
+from modules.foundation.iam import Role
 from modules.foundation.rendering import renders_hcl
 from modules.storage.encryption_key import EncryptionKey
 from modules.storage.secure_bucket import PROTECTED_PARTS, LifecycleRule, ObjectLock, SecureBucket, Transition, log_access
 from rule_pack.rules import suppress
-from stacks.deploy_policies import deploy_policy, plan_policy
+from stacks.deploy_policies import boundary_arn, deploy_policy, plan_policy
 from stacks.ids import ACCESS_LOG_BUCKET_ID
 from stacks.terraform_settings import (
     AWS_PROVIDER_VERSION,
@@ -115,6 +117,10 @@ class EnvironmentStack(TerraformStack):
         for name, value in values.items():
             TerraformOutput(self, name, value=value)
 
+    def roles(self) -> list[Role]:
+        """Every IAM role this stack creates."""
+        return [node for node in self.node.find_all() if isinstance(node, Role)]
+
     def terraform_types(self) -> set[str]:
         """The Terraform types this stack holds, as stacks/deploy_policies.py keys them."""
         types = {"provider.aws", f"backend.{'local' if isinstance(self, BootstrapStack) else 's3'}"}
@@ -148,12 +154,19 @@ class BootstrapStack(EnvironmentStack):
         outputs = {"state_bucket": bucket.name, "state_key_arn": key.arn}
         if env.state_access_log_bucket:
             bucket.log_access_to(self.access_log_bucket(env.state_access_log_bucket))
+        if deploys is not None:  # the boundary of the roles `deploys` creates, out of its appliers' reach
+            boundary = PermissionsBoundary(
+                self, "workload-boundary", name=env.names.permissions_boundary,
+                actions=[action for role in deploys.roles() for action in role.allowed_actions],
+                description=f"Bounds every role the stack of environment {env.name} creates")
+            outputs["permissions_boundary_arn"] = boundary.arn
         if env.github.repository and deploys is not None:
             types = deploys.terraform_types()
             roles = GitHubDeployRoles(
                 self, "github", repository=env.github.repository, environment=env.name,
                 plan_role_name=env.names.plan_role, apply_role_name=env.names.apply_role,
-                plan_policy=plan_policy(env, types), apply_policy=deploy_policy(env, types),
+                plan_policy=plan_policy(env, types, state_key_arn=key.arn),
+                apply_policy=deploy_policy(env, types, state_key_arn=key.arn),
                 provider_arn=env.github.oidc_provider_arn)
             outputs |= {"plan_role_arn": roles.plan_role.arn, "apply_role_arn": roles.apply_role.arn}
         self.outputs(outputs)
@@ -253,6 +266,11 @@ class PlatformStack(EnvironmentStack):
             Widget("Athena bytes scanned", monitoring.athena_bytes),
             Widget("Trail events delivered to CloudWatch Logs", [monitoring.log_events]),
         ])
+
+        # Every role of this stack within the boundary the bootstrap creates (stacks/deploy_policies.py):
+        # whoever applies this stack may create or change a role only so.
+        for bounded in self.roles():
+            bounded.bound_by(boundary_arn(env))
 
         role = access.role.grantee
         data_bucket.grant_read_write(role)

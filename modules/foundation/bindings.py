@@ -22,7 +22,7 @@ _SUBMODULES = (
     "accessanalyzer_analyzer", "athena_named_query", "athena_workgroup", "cloudtrail", "cloudwatch_log_group",
     "cloudwatch_dashboard", "cloudwatch_event_rule", "cloudwatch_event_target", "cloudwatch_log_metric_filter",
     "cloudwatch_metric_alarm", "data_aws_iam_policy_document",
-    "glue_catalog_database", "glue_catalog_table", "iam_group", "iam_group_policy", "iam_openid_connect_provider", "iam_role",
+    "glue_catalog_database", "glue_catalog_table", "iam_group", "iam_group_policy", "iam_openid_connect_provider", "iam_policy", "iam_role",
     "iam_role_policy", "kms_alias", "kms_key", "provider", "s3_bucket",
     "s3_bucket_lifecycle_configuration", "s3_bucket_logging", "s3_bucket_metric", "s3_bucket_object_lock_configuration",
     "s3_bucket_ownership_controls", "s3_bucket_policy",

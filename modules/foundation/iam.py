@@ -25,25 +25,40 @@ class Role(Construct):
     - description: shown in the console (required).
     - trust: statements of the trust policy (required).
     - max_session_seconds: longest session (default 3600).
+    - permissions_boundary: the ARN of a managed policy bounding the role's permissions (default
+      none; `bound_by` sets it later, for a stack that bounds every role it holds).
 
-    Exposes `name`, `arn`, `grantee`, `policy` (the permissions policy resource) and `resource`
-    (the `aws_iam_role`).
+    Exposes `name`, `arn`, `grantee`, `permissions` (the policy document grants add to), `policy`
+    (the permissions policy resource) and `resource` (the `aws_iam_role`).
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str, description: str, trust: Sequence[Statement],
-                 max_session_seconds: int = 3600) -> None:
+                 max_session_seconds: int = 3600, permissions_boundary: str | None = None) -> None:
         super().__init__(scope, id)
         check_input(self, "name", name, iam_name_problem("role"))
         self.name = name
         self.trust = PolicyDocument(self, "trust", trust)
         self.resource = iam_role.IamRole(self, "role", name=name, description=description,
-                                         assume_role_policy=self.trust.json, max_session_duration=max_session_seconds)
+                                         assume_role_policy=self.trust.json, max_session_duration=max_session_seconds,
+                                         permissions_boundary=permissions_boundary)
         self.permissions = PolicyDocument(self, "permissions")
         self.policy = iam_role_policy.IamRolePolicy(self, "policy", name=f"{name}-permissions", role=self.resource.id,
                                                     policy=self.permissions.json)
         self.arn = self.resource.arn
+        self.permissions_boundary = permissions_boundary
         sessions = AwsContext.of(self).arn("sts", f"assumed-role/{name}/*")  # a role's calls are its sessions'
         self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn, identities=[sessions])
+
+
+    def bound_by(self, policy_arn: str) -> None:
+        """Bound the role's permissions by the managed policy `policy_arn`."""
+        self.permissions_boundary = policy_arn
+        self.resource.permissions_boundary = policy_arn
+
+    @property
+    def allowed_actions(self) -> set[str]:
+        """Every action the role's own permissions allow: what a boundary over it must allow."""
+        return {a for s in self.permissions.statements if s.effect == "Allow" and not s.not_actions for a in s.actions}
 
 
 class Group(Construct):
