@@ -37,7 +37,7 @@ from urllib.parse import unquote
 import pytest
 from moto.events.models import EventPattern
 
-from definitions.alarm_definitions import load_alarm_definitions, load_system_alarms
+from definitions.alarm_definitions import PLACEHOLDER, load_alarm_definitions, load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
 from definitions.cloudtrail_tables import SCHEMA_FILE
 from definitions.paths import QUERIES_DIR
@@ -559,10 +559,15 @@ def test_metric_filters_have_the_exact_patterns(dev: Deployment) -> None:
     for alarm in ALARMS:
         assert filters[alarm.name]["filterPattern"] == alarm.pattern, alarm.name
     key_arn = dev.outputs["data_key_arn"]
+    apply_role = dev.env.names.apply_role if dev.env.github.repository else None
+    filled_with = {"data_bucket": dev.env.data_bucket, "data_key_arn": key_arn,
+                   "privileged_principals": f'($.requestParameters.roleName = "{apply_role}")' if apply_role else None}
     for alarm in SYSTEM_ALARMS:
         pattern = filters[alarm.name]["filterPattern"]
         assert "${" not in pattern, (alarm.name, pattern)
-        assert dev.env.data_bucket in pattern or key_arn in pattern, (alarm.name, pattern)
+        named = [filled_with[p] for p in PLACEHOLDER.findall(alarm.pattern) if filled_with.get(p)]
+        assert all(value in pattern for value in named), (alarm.name, pattern)
+        assert named or pattern == alarm.pattern, (alarm.name, pattern)
     for name in key_calls:
         usage = filters[name]["filterPattern"]
         assert usage == f'{{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "{key_arn}") }}', usage
