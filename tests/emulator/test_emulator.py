@@ -590,7 +590,8 @@ def test_every_alarm_watches_its_filter_metric_and_notifies_the_topic(dev: Deplo
     assert set(alarms) == {alarm.name for alarm in ALARMS + SYSTEM_ALARMS} | OTHER_ALARMS
     for definition in ALARMS + SYSTEM_ALARMS:
         alarm, name = alarms[definition.name], definition.name
-        assert alarm["AlarmActions"] == [dev.outputs["alarm_topic_arn"]], name
+        topics = ["alarm_topic_arn", "audit_path_topic_arn"] if definition.notify_audit_path else ["alarm_topic_arn"]
+        assert sorted(alarm["AlarmActions"]) == sorted(dev.outputs[t] for t in topics), name
         assert (alarm["MetricName"], alarm["Namespace"]) == \
             (filters[name]["metricName"], filters[name]["metricNamespace"]), name
         expected = (definition.period, definition.evaluation_periods, float(definition.threshold))

@@ -431,3 +431,21 @@ def test_blinding_the_trail_is_alarmed_from_its_log_group_too(name, call, stacks
                if group in referenced(f["log_group_name"]) and call in EVENT_NAME_TEST.findall(f["pattern"])}
     alarmed = {a.get("metric_name") for a in _alarms(stack).values() if a.get("alarm_actions")}
     assert counted & alarmed, f"no alarmed metric filter counts {call}"
+
+
+# The calls that blind the trail or unprotect its logs (AWS CloudTrail and S3 API references):
+# what the audit-path rules must watch, whatever else they watch.
+BLINDING_CALLS = {
+    "trail": {"StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"},
+    "trail_bucket": {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketLifecycle", "DeleteBucketLifecycle",
+                     "PutBucketVersioning", "PutBucketEncryption", "DeleteBucketEncryption", "PutObjectLockConfiguration"},
+    "keys": {"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"},
+}
+
+
+@pytest.mark.parametrize("watched", sorted(BLINDING_CALLS))
+def test_the_audit_path_watches_every_call_that_blinds_the_trail_or_unprotects_its_logs(watched):
+    """A lifecycle expiry deletes logs past the bucket policy's deny; selectors stop recording
+    while the trail logs: each is as blinding as StopLogging."""
+    listed = {name for rule in load_audit_path_rules() if rule.watches == watched for name in rule.event_names}
+    assert BLINDING_CALLS[watched] <= listed, sorted(BLINDING_CALLS[watched] - listed)
