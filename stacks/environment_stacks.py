@@ -83,12 +83,13 @@ class EnvironmentStack(TerraformStack):
         arns = [*self.env.break_glass_arns, *self.terraform_readers]
         return sorted({arn.rpartition("/")[2] for arn in arns if arn.split(":", 5)[5].startswith(f"{kind}/")})
 
-    def key(self, id: str, alias: str, description: str) -> EncryptionKey:
+    def key(self, id: str, alias: str, description: str, *, use_only_by_grantees: bool = False) -> EncryptionKey:
         """A KMS key with the environment's administrators, deletion window, protection and break-glass."""
         env = self.env
         return EncryptionKey(self, id, alias=alias, description=description, admin_arns=env.key_admin_arns,
                              deletion_window_days=env.key_deletion_window_days, prevent_destroy=env.prevent_destroy,
-                             break_glass_arns=env.break_glass_arns, deployer_arns=self.deployers)
+                             break_glass_arns=env.break_glass_arns, deployer_arns=self.deployers,
+                             use_only_by_grantees=use_only_by_grantees)
 
     def protect_bucket(self, id: str) -> None:
         """Put the bucket made under `id` and its protective parts on the protected list."""
@@ -189,7 +190,7 @@ class PlatformStack(EnvironmentStack):
                 backend.add_override(key, None)
 
         data_key = self.key("data-key", names.key_alias,
-                            "Encrypts the data, the CloudTrail logs and the Athena query results")
+                            "Encrypts the data, the CloudTrail logs and the Athena query results", use_only_by_grantees=True)
         alerting_key = self.key("alerting-key", names.alerting_key_alias,
                                 "Encrypts the audit log group and the security alarm topic")
         access = Access(self, "access", role_name=names.role, group_name=names.group,

@@ -10,6 +10,14 @@ With break-glass principals, disabling the key or scheduling its deletion is den
 else, and changing the key policy to everyone but them and the deployers: one administrator can
 no longer silence the audit path, while Terraform (a deployer) can still update the policy (KMS
 refuses a policy that would lock its own caller out of PutKeyPolicy).
+
+With `use_only_by_grantees`, the root statement no longer lets an IAM policy with `kms:*` use the
+key: the cryptographic operations are denied to every IAM principal but the grantees (and to them
+outside S3), break-glass and the account root (the emergency recovery the root statement exists
+for). AWS services keep their own statements and conditions: the deny leaves out calls a service
+makes as its service principal (`aws:PrincipalIsAWSService`, present in every signed request;
+IAM condition keys reference), and S3 calling KMS for a grantee is the grantee, with
+`kms:ViaService`.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ S3_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 S3_READ_ACTIONS = ("kms:Decrypt",)
 # The actions that silence everything encrypted with the key.
 KILL_SWITCH_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
+# The cryptographic operations of a symmetric key (KMS developer guide, "Cryptographic operations").
+CRYPTO_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
 class EncryptionKey(Construct):
@@ -52,6 +62,8 @@ class EncryptionKey(Construct):
       the key (default: none, no such restriction).
     - deployer_arns: the principals that run Terraform; with break-glass set, they and break-glass
       alone may change the key policy (default: none).
+    - use_only_by_grantees: deny cryptography to every IAM principal but the grantees through S3,
+      break-glass and the account root (default False: IAM policies may grant use).
 
     Exposes `name` (the alias), `arn`, `alias_arn`, `resource` (the `aws_kms_key`) and
     `granted_identities` (the callers granted use of the key, as CloudTrail records them).
@@ -59,7 +71,7 @@ class EncryptionKey(Construct):
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str, admin_arns: Sequence[str] = (),
                  deletion_window_days: int = 30, prevent_destroy: bool = False, break_glass_arns: Sequence[str] = (),
-                 deployer_arns: Sequence[str] = ()) -> None:
+                 deployer_arns: Sequence[str] = (), use_only_by_grantees: bool = False) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         check_input(self, "alias", alias, kms_alias_problem)
@@ -82,6 +94,10 @@ class EncryptionKey(Construct):
                 sid="DenyKeyPolicyChangesButBreakGlassAndDeployers", effect="Deny", actions=["kms:PutKeyPolicy"],
                 resources=["*"], principals={"*": ["*"]},
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": [*break_glass_arns, *deployer_arns]}}))
+        self._use_only_by_grantees = use_only_by_grantees
+        self._always_users = [self.root_arn, *break_glass_arns]
+        self._grantee_arns: list[str] = []
+        self._deny_use_to_others()
         self.resource = kms_key.KmsKey(
             self, "key",
             description=description,
@@ -120,6 +136,25 @@ class EncryptionKey(Construct):
         added = [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]
         self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
         if grantee.principal_arn:
+            if grantee.principal_arn not in self._grantee_arns:
+                self._grantee_arns.append(grantee.principal_arn)
+                self._deny_use_to_others()
             added.append(self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
                                               principals={"AWS": [grantee.principal_arn]}, conditions=merged)))
         return added
+
+    def _deny_use_to_others(self) -> None:
+        """(Re)write the denies that keep the key's cryptography to its grantees through S3."""
+        if not self._use_only_by_grantees:
+            return
+        self.policy.replace(Statement(
+            sid="DenyUseButGranteesBreakGlassAndRoot", effect="Deny", actions=CRYPTO_ACTIONS, resources=["*"],
+            principals={"*": ["*"]},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": [*self._always_users, *self._grantee_arns]},
+                        "BoolIfExists": {"aws:PrincipalIsAWSService": ["false"]}}))
+        if self._grantee_arns:
+            self.policy.replace(Statement(
+                sid="DenyGranteesUseOutsideS3", effect="Deny", actions=CRYPTO_ACTIONS, resources=["*"],
+                principals={"*": ["*"]},
+                conditions={"ArnEquals": {"aws:PrincipalArn": list(self._grantee_arns)},
+                            "StringNotEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}))

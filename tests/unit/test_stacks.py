@@ -80,6 +80,24 @@ def test_data_key_policy_admits_root_s3_cloudtrail_and_the_role(name, stacks):
     assert conditions(logs)[("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn")] == [any_trail]
 
 
+def test_data_key_cryptography_is_denied_to_all_but_its_grantees_through_s3(name, stacks):
+    """The root statement delegates kms:* to IAM; the denies keep cryptography to the role the key
+    grants (through S3 only), break-glass and the root, and leave AWS services to their own statements."""
+    env, stack = environment(name), stacks[name]
+    policy = by_sid(statements(stack, one(stack, "aws_kms_key", "data-key")["policy"]))
+    crypto = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    others, outside_s3 = policy["DenyUseButGranteesBreakGlassAndRoot"], policy["DenyGranteesUseOutsideS3"]
+    for deny in (others, outside_s3):
+        assert (deny["effect"], deny["actions"], principals(deny)) == ("Deny", crypto, {"*": ["*"]})
+    root = f"arn:{env.partition}:iam::{env.account_id}:root"
+    assert conditions(others) == {("ArnNotEquals", "aws:PrincipalArn"): [root, *env.break_glass_arns, role_arn_ref(stack)],
+                                  ("BoolIfExists", "aws:PrincipalIsAWSService"): ["false"]}
+    assert conditions(outside_s3) == {("ArnEquals", "aws:PrincipalArn"): [role_arn_ref(stack)],
+                                      ("StringNotEquals", "kms:ViaService"): [f"s3.{env.region}.{dns_suffix(env.partition)}"]}
+    alerting = by_sid(statements(stack, one(stack, "aws_kms_key", "alerting-key")["policy"]))
+    assert "DenyUseButGranteesBreakGlassAndRoot" not in alerting  # CloudWatch Logs and alarms use it as services
+
+
 @pytest.mark.parametrize("key", ["data-key", "alerting-key", "state-key"])
 def test_no_key_policy_lets_any_principal_use_a_key(name, key, stacks):
     env = environment(name)
