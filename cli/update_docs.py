@@ -1,6 +1,7 @@
 """`make docs`: regenerate the generated tables of the documents, each in its own file: the
-environment keys in docs/configuration.md (from the declarations in environments/config.py) and
-the named queries in docs/investigations.md (from definitions/data/queries/*.sql).
+environment keys in docs/configuration.md (from the declarations in environments/config.py), the
+named queries in docs/investigations.md (from definitions/data/queries/*.sql) and the access matrix
+in docs/security.md (from definitions/data/access_matrix.toml).
 
 Each sits between `<!-- <name>:start -->` and `<!-- <name>:end -->`; tests/unit/test_docs.py fails when
 one differs from what this writes. Exit status 1 when a file lacks its markers.
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from definitions import access_matrix
 from definitions.paths import DOCS_DIR, relative
 from definitions.queries import load_queries
 from environments.config import markdown_table
@@ -27,6 +29,7 @@ def query_table() -> str:
 TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "keys": (DOCS_DIR / "configuration.md", markdown_table),
     "queries": (DOCS_DIR / "investigations.md", query_table),
+    "access-matrix": (DOCS_DIR / "security.md", access_matrix.markdown_table),
 }
 
 

@@ -16,6 +16,7 @@ import json
 import re
 import sys
 import tomllib
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from operations.review import from_terraform_document
 
 IGNORES = ROOT / "security" / "parliament_ignores.toml"
 REFERENCE = re.compile(r"\$\{(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}")
-PLACEHOLDER_KEY_ID = "00000000-0000-0000-0000-000000000000"  # a key's id is known only after it exists
+# A key's id is known only after it exists: each key stands in with an id derived from its logical
+# id, so that two keys of a stack never share an ARN in what the policies are checked against.
+KEY_ID_NAMESPACE = uuid.UUID("00000000-0000-0000-0000-000000000000")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +39,14 @@ class PolicyFinding:
     detail: str
 
 
-def _arn(stack: Mapping[str, Any], rtype: str, name: str, attribute: str) -> str:
+def arn_of(stack: Mapping[str, Any], rtype: str, name: str, attribute: str) -> str:
     """The value a reference will hold once applied, from the referenced resource's configuration."""
     provider = stack["provider"]["aws"][0]
     region, account = provider["region"], provider["allowed_account_ids"][0]
     partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
     body = stack["resource"][rtype][name]
     arns = {
-        "aws_kms_key": f"arn:{partition}:kms:{region}:{account}:key/{PLACEHOLDER_KEY_ID}",
+        "aws_kms_key": f"arn:{partition}:kms:{region}:{account}:key/{uuid.uuid5(KEY_ID_NAMESPACE, name)}",
         "aws_iam_role": f"arn:{partition}:iam::{account}:role/{body.get('name')}",
         "aws_sns_topic": f"arn:{partition}:sns:{region}:{account}:{body.get('name')}",
         "aws_s3_bucket": f"arn:{partition}:s3:::{body.get('bucket')}",
@@ -76,7 +79,7 @@ def rendered(stack: Mapping[str, Any], document: Mapping[str, Any]) -> str:
         if "Condition" in statement:
             statement["Condition"] = _single(statement["Condition"])
     text = json.dumps(policy)
-    text = REFERENCE.sub(lambda m: _arn(stack, m.group(2), m.group(3), m.group(4)) if not m.group(1) else m.group(0), text)
+    text = REFERENCE.sub(lambda m: arn_of(stack, m.group(2), m.group(3), m.group(4)) if not m.group(1) else m.group(0), text)
     return text.replace("$${", "${")  # Terraform JSON's escape for a literal ${: an IAM policy variable
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from definitions.access_matrix import access_matrix
 from definitions.alarm_definitions import load_alarm_definitions
 from definitions.paths import ROOT
 
@@ -24,3 +25,9 @@ def test_every_alarm_control_is_in_the_matrix():
     for alarm in alarms:
         control = alarm.control
         assert f"| {control} |" in MATRIX or control.replace("CIS ", "") in MATRIX, control
+
+
+def test_every_access_matrix_row_named_exists():
+    named = set(re.findall(r"`matrix:([a-z0-9-]+)`", MATRIX))
+    assert len(named) > 10
+    assert sorted(named - {row.name for row in access_matrix()}) == []
