@@ -376,19 +376,27 @@ def day_string(day: dt.date, separator: str) -> str:
 def expected_access_denied_by_principal(i: Investigation) -> list[dict]:
     denied = [r for r in i.since(7) if (code := r.get("errorCode")) and (code.endswith("UnauthorizedOperation") or code.startswith("AccessDenied"))]
     counts = collections.Counter((principal(r), r["eventSource"], r["eventName"]) for r in denied)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], *(nulls_last(v) for v in item[0])))[:50]
-    return [{"principal": p, "eventsource": s, "eventname": n, "denied_calls": c} for (p, s, n), c in ranked]
+    totals = collections.Counter(principal(r) for r in denied)
+    top = sorted(totals, key=lambda p: (-totals[p], nulls_last(p)))[:50]
+    return [{"principal": p, "principal_denied_calls": totals[p], "operations": sum(1 for (q, _, _) in counts if q == p),
+             "eventsource": s, "eventname": n, "denied_calls": c}
+            for p in top
+            for (_, s, n), c in sorted(((k, c) for k, c in counts.items() if k[0] == p), key=lambda kc: (-kc[1], kc[0][1], kc[0][2]))]
 
 
-KEY_MANAGEMENT = {"EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy", "EnableKeyRotation",
-                  "DisableKeyRotation", "CreateGrant", "RevokeGrant", "RetireGrant", "CreateAlias", "UpdateAlias", "DeleteAlias",
-                  "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"}
+# Every KMS call that changes a key, from KMS's API reference.
+KEY_MANAGEMENT = {"CreateKey", "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "PutKeyPolicy",
+                  "EnableKeyRotation", "DisableKeyRotation", "RotateKeyOnDemand", "CreateGrant", "RevokeGrant", "RetireGrant",
+                  "CreateAlias", "UpdateAlias", "DeleteAlias", "GetParametersForImport", "ImportKeyMaterial",
+                  "DeleteImportedKeyMaterial", "UpdateKeyDescription", "TagResource", "UntagResource", "ReplicateKey",
+                  "UpdatePrimaryRegion"}
 
 
 def expected_kms_key_management_events(i: Investigation) -> list[dict]:
     found = [r for r in i.since(30) if r["eventSource"] == "kms.amazonaws.com" and r["eventName"] in KEY_MANAGEMENT]
     return [{"eventtime": r["eventTime"], "principal": principal(r), "eventname": r["eventName"],
-             "key_id": coalesce(field(r, "requestParameters", "keyId"), field(r, "requestParameters", "targetKeyId")),
+             "key_id": coalesce(field(r, "requestParameters", "keyId"), field(r, "requestParameters", "targetKeyId"),
+                                (r.get("resources") or [{}])[0].get("ARN")),
              "alias_name": field(r, "requestParameters", "aliasName"), "awsregion": r["awsRegion"], "errorcode": r.get("errorCode")}
             for r in newest_first(found)]
 
@@ -635,10 +643,10 @@ def test_each_placeholder_is_known_and_used():
 
 
 def test_a_limit_is_said_in_the_description():
+    """Every LIMIT, of the query or of a part of it, is in the description."""
     limited = 0
     for template in load_queries():
-        limit = sqlglot.parse_one(template.text, read="trino").args.get("limit")
-        if limit is not None:
+        for limit in sqlglot.parse_one(template.text, read="trino").find_all(exp.Limit):
             limited += 1
             assert limit.expression.name in template.description, f"{template.name} cuts at {limit.expression.name} silently"
     assert limited >= 3
@@ -733,14 +741,28 @@ def test_the_corpus_holds_what_the_queries_must_tell_apart(investigation: Invest
     assert len(activity) == 500 and all(row["object_key"] for row in activity)
     changed = {row["bucket"] for row in i.run("bucket_security_changes").rows}
     assert changed == {env.data_bucket, env.results_bucket, env.trail_bucket}
-    key_management = {row["eventname"] for row in i.run("kms_key_management_events").rows}
-    assert {"EnableKey", "UpdateAlias", "DeleteAlias", "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"} <= key_management
+    key_management = i.run("kms_key_management_events").rows
+    assert {"EnableKey", "UpdateAlias", "DeleteAlias", "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
+            "RotateKeyOnDemand", "TagResource"} <= {row["eventname"] for row in key_management}
+    # Calls whose parameters do not name the key: it is taken from the record's resources.
+    unnamed = [r for r in i.since(30) if r["eventName"] in ("RetireGrant", "DeleteAlias")
+               and not (field(r, "requestParameters", "keyId") or field(r, "requestParameters", "targetKeyId"))]
+    assert {r["eventName"] for r in unnamed} == {"RetireGrant", "DeleteAlias"}
+    assert all(row["key_id"] for row in key_management if row["eventname"] in ("RetireGrant", "DeleteAlias"))
     services = [r for r in i.since(90, "home_region_events") if identity(r, "type") == "AWSService" and r["eventSource"] == "kms.amazonaws.com"]
     assert services and all(row["principal"] for row in i.run("data_key_use_by_principal").rows)
     assert any(row["through_s3"] for row in i.run("data_key_use_by_principal").rows)
     assert {row["identity_type"] for row in i.run("console_signins_without_mfa").rows} == {"IAMUser", "Root"}
     trail_calls = {row["eventname"] for row in i.run("trail_changes").rows}
     assert {"StopLogging", "StartLogging", "UpdateTrail", "PutEventSelectors", "DeleteTrail"} <= trail_calls
+    # A prober of many operations, twice each, among 52 instances denied one call three times each:
+    # the old top 50 (principal, operation) rows were all the fleet's.
+    carol = next(r["userIdentity"]["arn"] for r in i.since(7) if r["userIdentity"].get("arn", "").endswith(":user/carol"))
+    pairs = collections.Counter((principal(r), r["eventName"]) for r in i.since(7) if r.get("errorCode"))
+    assert sum(1 for (p, _), c in pairs.items() if p != carol and c > max(c for (q, _), c in pairs.items() if q == carol)) >= 50
+    denied_rows = i.run("access_denied_by_principal").rows
+    assert denied_rows[0]["principal"] == carol and denied_rows[0]["operations"] >= 18
+    assert len({row["principal"] for row in denied_rows}) == 50 < len(denied_rows)
     # A call just before midnight sits in the next day's folder.
     assert any(r.record["eventTime"][:10] != r.day.isoformat() for r in i.records)
 

@@ -1,17 +1,21 @@
--- KMS key management calls on any key of the account (enable, disable, deletion, key policy, rotation, grants, aliases, imported key material) since 30 days ago, newest first, failed attempts included.
+-- KMS calls that change a key, on any key of the account, since 30 days ago, newest first, failed attempts included: creation, state (enable, disable, deletion and its cancellation), key policy, rotation (on, off, on demand), grants, aliases, imported key material, description, tags and replication. The key is the request's keyId or targetKeyId, else the first resource the record names (RetireGrant and DeleteAlias name it there only).
 SELECT
     eventtime,
     coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS principal,
     eventname,
-    coalesce(json_extract_scalar(requestparameters, '$.keyId'), json_extract_scalar(requestparameters, '$.targetKeyId')) AS key_id,
+    coalesce(json_extract_scalar(requestparameters, '$.keyId'), json_extract_scalar(requestparameters, '$.targetKeyId'),
+             element_at(resources, 1).arn) AS key_id,
     json_extract_scalar(requestparameters, '$.aliasName') AS alias_name,
     awsregion,
     errorcode
 FROM cloudtrail
 WHERE timestamp >= date_format(current_date - INTERVAL '30' DAY, '%Y/%m/%d')
   AND eventsource = 'kms.amazonaws.com'
-  AND eventname IN ('EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'PutKeyPolicy',
-                    'EnableKeyRotation', 'DisableKeyRotation', 'CreateGrant', 'RevokeGrant', 'RetireGrant',
+  -- Every KMS call that changes a key (AWS KMS API reference, Actions).
+  AND eventname IN ('CreateKey', 'EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'PutKeyPolicy',
+                    'EnableKeyRotation', 'DisableKeyRotation', 'RotateKeyOnDemand',
+                    'CreateGrant', 'RevokeGrant', 'RetireGrant',
                     'CreateAlias', 'UpdateAlias', 'DeleteAlias',
-                    'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial')
+                    'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial',
+                    'UpdateKeyDescription', 'TagResource', 'UntagResource', 'ReplicateKey', 'UpdatePrimaryRegion')
 ORDER BY eventtime DESC, eventid;
