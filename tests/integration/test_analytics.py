@@ -413,10 +413,20 @@ def expected_recent_data_bucket_activity(i: Investigation) -> list[dict]:
             for r in newest_first(found)[:500]]
 
 
-def expected_object_access_history(i: Investigation) -> list[dict]:
-    found = [r for r in data_bucket_events(i, 30) if field(r, "requestParameters", "key") == i.spec.scenario.investigated_key]
-    return [{"eventtime": r["eventTime"], "principal": principal(r),
-             "access": "read" if r["readOnly"] else "delete" if r["eventName"].startswith("Delete") else "write",
+OBJECT_ACCESS = {
+    **dict.fromkeys(("GetObject", "HeadObject", "GetObjectAttributes", "GetObjectTagging", "GetObjectAcl", "GetObjectRetention",
+                     "GetObjectLegalHold", "GetObjectTorrent", "SelectObjectContent"), "read"),
+    **dict.fromkeys(("PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
+                     "AbortMultipartUpload", "RestoreObject"), "write"),
+    **dict.fromkeys(("PutObjectTagging", "DeleteObjectTagging", "PutObjectAcl", "PutObjectRetention", "PutObjectLegalHold"), "metadata"),
+    "DeleteObject": "delete", "DeleteObjects": "batch delete (keys not recorded)",
+}
+
+
+def expected_object_access_history(i: Investigation, key: str | None = None) -> list[dict]:
+    key = i.spec.scenario.investigated_key if key is None else key
+    found = [r for r in data_bucket_events(i, 30) if field(r, "requestParameters", "key") == key or r["eventName"] == "DeleteObjects"]
+    return [{"eventtime": r["eventTime"], "principal": principal(r), "access": OBJECT_ACCESS.get(r["eventName"], "other"),
              "eventname": r["eventName"], "version_id": field(r, "requestParameters", "versionId"),
              "sourceipaddress": r["sourceIPAddress"], "errorcode": r.get("errorCode")} for r in oldest_first(found)]
 
@@ -721,9 +731,14 @@ def test_the_object_query_is_a_placeholder_until_edited(investigation: Investiga
     description, sql = investigation.queries["object_access_history"]
     body = sql.split("\n", 1)[1]  # after the description line
     assert body.count(OBJECT_KEY_PLACEHOLDER) == 1 and OBJECT_KEY_PLACEHOLDER in description
-    assert investigation.athena.run(sql).rows == []
-    accesses = {(row["access"], row["errorcode"]) for row in investigation.run("object_access_history").rows}
-    assert {("read", None), ("write", None), ("delete", None), ("read", "AccessDenied")} <= accesses
+    batch_deletes = investigation.athena.run(sql).rows
+    assert batch_deletes and {row["eventname"] for row in batch_deletes} == {"DeleteObjects"}
+    assert batch_deletes == expected_object_access_history(investigation, key=OBJECT_KEY_PLACEHOLDER)
+    accesses = {(row["access"], row["eventname"], row["errorcode"]) for row in investigation.run("object_access_history").rows}
+    # DeleteObjectTagging changes the object's tags; it does not delete the object.
+    assert {("read", "GetObject", None), ("write", "PutObject", None), ("delete", "DeleteObject", None),
+            ("read", "GetObject", "AccessDenied"), ("metadata", "DeleteObjectTagging", None), ("metadata", "PutObjectTagging", None),
+            ("batch delete (keys not recorded)", "DeleteObjects", None)} <= accesses
 
 
 def test_the_corpus_holds_what_the_queries_must_tell_apart(investigation: Investigation):

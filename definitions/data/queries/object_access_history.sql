@@ -1,11 +1,17 @@
--- Who read, wrote or deleted one object of the data bucket since 30 days ago, oldest first. First replace OBJECT-KEY-TO-INVESTIGATE below with the object's key: as it is, the query returns no rows.
+-- Who read, wrote, changed or deleted one object of the data bucket since 30 days ago, oldest first, with every batch delete of the bucket in that window (CloudTrail does not record which keys a DeleteObjects call deletes; S3 server access logs do). Access by exact event name: read, write, metadata (tags, ACL, retention, legal hold), delete (DeleteObject), batch delete (keys not recorded), else other. First replace OBJECT-KEY-TO-INVESTIGATE below with the object's key: as it is, the query returns the batch deletes only.
 SELECT
     eventtime,
     coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS principal,
     CASE
-        WHEN readonly = 'true' THEN 'read'
-        WHEN eventname LIKE 'Delete%' THEN 'delete'
-        ELSE 'write'
+        WHEN eventname IN ('GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl',
+                           'GetObjectRetention', 'GetObjectLegalHold', 'GetObjectTorrent', 'SelectObjectContent') THEN 'read'
+        WHEN eventname IN ('PutObject', 'CopyObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy',
+                           'CompleteMultipartUpload', 'AbortMultipartUpload', 'RestoreObject') THEN 'write'
+        WHEN eventname IN ('PutObjectTagging', 'DeleteObjectTagging', 'PutObjectAcl', 'PutObjectRetention',
+                           'PutObjectLegalHold') THEN 'metadata'
+        WHEN eventname = 'DeleteObject' THEN 'delete'
+        WHEN eventname = 'DeleteObjects' THEN 'batch delete (keys not recorded)'
+        ELSE 'other'
     END AS access,
     eventname,
     json_extract_scalar(requestparameters, '$.versionId') AS version_id,
@@ -16,6 +22,9 @@ WHERE timestamp >= date_format(current_date - INTERVAL '30' DAY, '%Y/%m/%d')
   AND eventsource = 's3.amazonaws.com'
   AND eventcategory = 'Data'
   AND json_extract_scalar(requestparameters, '$.bucketName') = '{{data_bucket}}'
-  -- The object to investigate: its key, exactly as stored (no leading slash).
-  AND json_extract_scalar(requestparameters, '$.key') = 'OBJECT-KEY-TO-INVESTIGATE'
+  AND (
+      -- The object to investigate: its key, exactly as stored (no leading slash).
+      json_extract_scalar(requestparameters, '$.key') = 'OBJECT-KEY-TO-INVESTIGATE'
+      OR eventname = 'DeleteObjects'
+  )
 ORDER BY eventtime, eventid;
