@@ -92,6 +92,11 @@ def enabled_regions(partition: str) -> tuple[str, ...]:
     return partitions()[partition].enabled_by_default
 
 
+def all_regions(partition: str) -> tuple[str, ...]:
+    """Every region of the partition, the opt-in ones included."""
+    return partitions()[partition].regions
+
+
 def region_problem(region: str) -> str | None:
     try:
         partition_of(region)

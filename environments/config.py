@@ -138,9 +138,10 @@ class AthenaConfig:
     projection_start: str = setting("First day the CloudTrail table's date projection covers (YYYY/MM/DD).",
                                     "2025/01/01", check=naming.date_problem)
     projected_regions: tuple[str, ...] = setting(
-        "Regions the CloudTrail table's region projection covers.", check=naming.each(naming.region_problem),
-        derive=lambda env, v: naming.enabled_regions(naming.partition_of(v["region"])),
-        default_doc="the regions enabled by default in the region's partition")
+        "Regions the CloudTrail table's region projection covers; logs of a region left out are in the bucket "
+        "but in no query.", check=naming.each(naming.region_problem),
+        derive=lambda env, v: naming.all_regions(naming.partition_of(v["region"])),
+        default_doc="every region of the region's partition, opt-in regions included")
 
 
 @dataclasses.dataclass(frozen=True)
