@@ -671,6 +671,15 @@ def test_each_placeholder_is_known_and_used():
     assert used == set(PLACEHOLDERS)
 
 
+def test_the_window_is_said_in_the_description():
+    """A query reading N days back says "since N days ago"; one reading today alone says "today"."""
+    for template in load_queries():
+        windows = set(re.findall(r"INTERVAL '(\d+)' DAY", template.text))
+        assert len(windows) <= 1, f"{template.name} reads windows of {sorted(windows)} days"
+        said = f"since {windows.pop()} days ago" if windows else "today"
+        assert said in template.description.lower(), f"{template.name}: the description does not say {said!r}"
+
+
 def test_a_limit_is_said_in_the_description():
     """Every LIMIT, of the query or of a part of it, is in the description."""
     limited = 0

@@ -1,4 +1,4 @@
--- Who assumed the application role since 90 days ago, by caller: calls, failed calls, calls with MFA, first and last; for the quarterly access review.
+-- Who assumed the application role since 90 days ago, one row per caller, ordered by caller: calls, failed calls, calls with MFA, first and last; for the quarterly access review.
 SELECT
     coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS caller,
     count(*) AS calls,

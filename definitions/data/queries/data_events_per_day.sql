@@ -1,4 +1,4 @@
--- Data events on the data bucket per day (UTC, of the call) and operation since 30 days ago: calls, failed calls and distinct principals.
+-- Data events on the data bucket per day (UTC, of the call) and operation since 30 days ago: calls, failed calls and distinct principals, oldest day first, then by operation.
 SELECT
     substr(eventtime, 1, 10) AS event_day,
     eventname,

@@ -1,4 +1,4 @@
--- Who used the data key (Decrypt, GenerateDataKey) since 90 days ago, by principal (a role's sessions count as the role) and call, directly or through S3; AWS services using it for the account (CloudTrail encrypting the logs) are left out. For the quarterly access review.
+-- Who used the data key (Decrypt, GenerateDataKey) since 90 days ago, one row per principal (a role's sessions count as the role) and call, ordered so, directly or through S3; AWS services using it for the account (CloudTrail encrypting the logs) are left out. For the quarterly access review.
 SELECT
     coalesce(useridentity.sessioncontext.sessionissuer.arn, useridentity.arn, useridentity.principalid) AS principal,
     eventname,

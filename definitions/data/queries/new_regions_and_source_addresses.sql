@@ -1,4 +1,4 @@
--- Today's calls (UTC) from a region, or a source address, that no call came from in the 30 days before, by principal: a new region or address often means leaked credentials. Calls by AWS services (their own, and those they make through service-linked roles) are left out of today and of the 30 days alike: they touch every enabled region every day.
+-- Today's calls (UTC) from a region, or a source address, that no call came from in the 30 days before (since 30 days ago, today left out), one row per novelty, value and principal, ordered so: a new region or address often means leaked credentials. Calls by AWS services (their own, and those they make through service-linked roles) are left out of today and of the 30 days alike: they touch every enabled region every day.
 WITH calls AS (
     SELECT
         timestamp,

@@ -1,4 +1,4 @@
--- The 25 principals with the most API calls today (UTC, the logs delivered so far; a role's sessions count as the role), with their failed calls, operations and source addresses: a spike or a new caller stands out.
+-- The 25 principals with the most API calls today (UTC, the logs delivered so far; a role's sessions count as the role), most calls first, with their failed calls, operations and source addresses: a spike or a new caller stands out.
 SELECT
     coalesce(useridentity.sessioncontext.sessionissuer.arn, useridentity.arn, useridentity.invokedby, useridentity.principalid) AS principal,
     count(*) AS calls,
