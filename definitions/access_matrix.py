@@ -33,6 +33,8 @@ PRINCIPALS = {
     "plan-role": "the CI plan role, its own policy",
     "apply-role": "the CI apply role, its own policy",
     "github": "a GitHub Actions job, through the account's OIDC provider",
+    "trusted-service": "the first service of `trusted_services`",
+    "untrusted-service": "an AWS service that assumes roles but is not in `trusted_services`",
 }
 SERVICE_PREFIX = "service:"  # `service:cloudtrail.amazonaws.com`: an AWS service principal
 # The environments a row applies to, by what they configure.
@@ -42,9 +44,11 @@ WHEN = {
     "ci": "`github.repository` is set",
     "analyst_users": "`analyst_user_arns` is set",
     "access_logs": "`audit.access_logs` is on",
+    "trusted_services": "`trusted_services` is not empty",
 }
 # What the placeholders of `resource` and `context` stand for in each environment.
 PLACEHOLDERS = {
+    "partition": "the environment's partition (`aws`, ...)",
     "account": "the environment's account id", "other_account": "an account that is not the environment's",
     "region": "the environment's region", "env": "the environment's name",
     "data_bucket": "the data bucket's ARN", "results_bucket": "the Athena results bucket's ARN",

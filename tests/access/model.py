@@ -30,6 +30,8 @@ ADMINISTRATOR = {"Version": "2012-10-17",
 ASSUME_ANY_ROLE = {"Version": "2012-10-17",
                    "Statement": [{"Sid": "AssumeAnyRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# Services that assume roles: an environment trusts some, never all of them.
+ROLE_SERVICES = ("glue.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com", "sagemaker.amazonaws.com")
 _DOCUMENT = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
 
 
@@ -82,7 +84,7 @@ class AccountModel:
         for stack in (self.stack, self.bootstrap):
             self._read(stack)
         self.values = {
-            "account": acct, "other_account": OTHER_ACCOUNT, "region": region, "env": env.name,
+            "partition": p, "account": acct, "other_account": OTHER_ACCOUNT, "region": region, "env": env.name,
             "data_bucket": f"arn:{p}:s3:::{env.data_bucket}", "results_bucket": f"arn:{p}:s3:::{env.results_bucket}",
             "trail_bucket": f"arn:{p}:s3:::{env.trail_bucket}", "access_log_bucket": f"arn:{p}:s3:::{env.access_log_bucket}",
             "data_bucket_name": env.data_bucket,
@@ -102,7 +104,7 @@ class AccountModel:
         self.settings = {
             "break_glass": bool(env.break_glass_arns), "no_break_glass": not env.break_glass_arns,
             "ci": bool(env.github.repository), "analyst_users": bool(env.analyst_user_arns),
-            "access_logs": env.audit.access_logs,
+            "access_logs": env.audit.access_logs, "trusted_services": bool(env.trusted_services),
         }
 
     # --- reading the stacks ------------------------------------------------------------------------
@@ -193,6 +195,10 @@ class AccountModel:
             return self._outside(env.deployer_arns[0], ADMINISTRATOR)
         if who == "break-glass":
             return self._outside(env.break_glass_arns[0], ADMINISTRATOR)
+        if who == "trusted-service":
+            return Principal(caller=env.trusted_services[0], principal_arn=None)
+        if who == "untrusted-service":
+            return Principal(caller=next(s for s in ROLE_SERVICES if s not in env.trusted_services), principal_arn=None)
         if who == "github":
             provider = env.github.oidc_provider_arn or f"arn:{p}:iam::{acct}:oidc-provider/{GITHUB_OIDC_HOST}"
             return Principal(caller=provider, principal_arn=None)

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from definitions.access_matrix import Request, access_matrix
+from definitions.access_matrix import SERVICE_PREFIX, Request, access_matrix
 from definitions.deploy_permissions import provider_reads
+from environments.config import Environment
 from operations.stack_diff import load_stacks
-from tests.access.model import AccountModel, Decision, decide, mutated
+from tests.access.model import ROLE_SERVICES, AccountModel, Decision, decide, mutated
 from tests.support import ENVIRONMENTS
 
 
@@ -23,15 +24,15 @@ def stacks(synth_out: Path) -> dict[str, dict]:
     return load_stacks(synth_out / "stacks")
 
 
-def run_matrix(stacks: Mapping[str, Any], rows: tuple[Request, ...] | Callable[[dict], tuple[Request, ...]] | None = None,
+def run_matrix(stacks: Mapping[str, Any], rows: tuple[Request, ...] | Callable[[Environment], tuple[Request, ...]] | None = None,
                ) -> dict[str, list[Decision]]:
     """{environment: the decisions of the rows that apply to it}, in one engine call. `rows` may be
-    a function of the environment's stack."""
+    a function of the environment."""
     rows = access_matrix() if rows is None else rows
     batch, owners = [], []
     for env in ENVIRONMENTS:
         model = AccountModel(env, stacks)
-        for row in rows(stacks[env.name]) if callable(rows) else rows:
+        for row in rows(env) if callable(rows) else rows:
             if row.applies(model.settings):
                 batch.append((row, model.request(row)))
                 owners.append(env.name)
@@ -73,8 +74,8 @@ def test_terraform_refreshes_the_data_bucket_as_the_deployers_and_ci_roles(stack
     """Every read call provider 5.100 makes to refresh a bucket and its parts (provider_reads.toml),
     for the bucket types each environment holds, on the data bucket, by each principal that runs
     Terraform: allowed, although the bucket denies object access to them."""
-    def refreshes(stack: dict) -> tuple[Request, ...]:
-        types = {f"resource.{t}" for t in stack["resource"] if t.startswith("aws_s3_bucket")}
+    def refreshes(env: Environment) -> tuple[Request, ...]:
+        types = {f"resource.{t}" for t in stacks[env.name]["resource"] if t.startswith("aws_s3_bucket")}
         actions = sorted({a for t in types for a in provider_reads()[t] if a.startswith("s3:")})
         assert "s3:ListBucket" in actions and len(actions) > 10
         return tuple(Request(name=f"{who}-refreshes-data-bucket-{action.partition(':')[2].lower()}", who=who, action=action,
@@ -86,6 +87,21 @@ def test_terraform_refreshes_the_data_bucket_as_the_deployers_and_ci_roles(stack
     problems = failures(decided)
     assert not problems, "\n".join(problems)
     assert all(len(d) > 10 for d in decided.values())
+
+
+def test_each_trusted_service_and_no_other_assumes_the_application_role(stacks):
+    def assumptions(env: Environment) -> tuple[Request, ...]:
+        services = (*env.trusted_services, *(s for s in ROLE_SERVICES if s not in env.trusted_services))
+        return tuple(Request(name=f"{service.split('.')[0]}-assumes-role", who=f"{SERVICE_PREFIX}{service}", action="sts:AssumeRole",
+                             resource="{application_role}", expect="allow" if service in env.trusted_services else "deny",
+                             why="trusted_services decides which services run the application") for service in services)
+
+    decided = run_matrix(stacks, assumptions)
+    problems = failures(decided)
+    assert not problems, "\n".join(problems)
+    allowed = {d.sent["principal"] for decisions in decided.values() for d in decisions if d.decision == "Allowed"}
+    assert allowed == {service for env in ENVIRONMENTS for service in env.trusted_services}
+    assert all(len(decisions) >= len(ROLE_SERVICES) for decisions in decided.values())
 
 
 # --- mutations: a weakened policy must make a row fail ---------------------------------------------
