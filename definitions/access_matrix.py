@@ -45,6 +45,7 @@ WHEN = {
     "analyst_users": "`analyst_user_arns` is set",
     "access_logs": "`audit.access_logs` is on",
     "trusted_services": "`trusted_services` is not empty",
+    "analysts_direct_athena": "`analysts_direct_athena` is on",
 }
 # What the placeholders of `resource` and `context` stand for in each environment.
 PLACEHOLDERS = {

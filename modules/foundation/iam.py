@@ -47,7 +47,8 @@ class Role(Construct):
         self.arn = self.resource.arn
         self.permissions_boundary = permissions_boundary
         sessions = AwsContext.of(self).arn("sts", f"assumed-role/{name}/*")  # a role's calls are its sessions'
-        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn, identities=[sessions])
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, principal_arn=self.arn, caller_arns=[self.arn],
+                               identities=[sessions])
 
 
     def bound_by(self, policy_arn: str) -> None:
@@ -80,4 +81,4 @@ class Group(Construct):
         self.permissions = PolicyDocument(self, "permissions")
         iam_group_policy.IamGroupPolicy(self, "policy", name=f"{name}-permissions", group=self.resource.name,
                                         policy=self.permissions.json)
-        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, identities=member_arns)
+        self.grantee = Grantee(name=sid_part(name), policy=self.permissions, caller_arns=member_arns, identities=member_arns)

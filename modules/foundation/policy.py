@@ -118,6 +118,9 @@ class Grantee:
     name: str
     policy: PolicyDocument
     principal_arn: str | None = None
+    # The `aws:PrincipalArn` of its callers (ArnLike patterns): a role's own ARN (its sessions carry
+    # it), a group's members. A key that keeps its use to its grantees exempts these.
+    caller_arns: Sequence[str] = ()
     # How CloudTrail records this grantee's calls, as `userIdentity.arn` values (`*` wildcards as
     # in metric filter patterns): alarms on a key tell the granted callers from the others.
     identities: Sequence[str] = ()

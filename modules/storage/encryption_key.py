@@ -12,8 +12,8 @@ no longer silence the audit path, while Terraform (a deployer) can still update 
 refuses a policy that would lock its own caller out of PutKeyPolicy).
 
 With `use_only_by_grantees`, the root statement no longer lets an IAM policy with `kms:*` use the
-key: the cryptographic operations are denied to every IAM principal but the grantees (and to them
-outside S3), break-glass and the account root (the emergency recovery the root statement exists
+key: the cryptographic operations are denied to every IAM principal but the grantees' callers (a
+role, a group's members; and to them outside S3), break-glass and the account root (the emergency recovery the root statement exists
 for). AWS services keep their own statements and conditions: the deny leaves out calls a service
 makes as its service principal (`aws:PrincipalIsAWSService`, present in every signed request;
 IAM condition keys reference), and S3 calling KMS for a grantee is the grantee, with
@@ -96,7 +96,7 @@ class EncryptionKey(Construct):
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": [*break_glass_arns, *deployer_arns]}}))
         self._use_only_by_grantees = use_only_by_grantees
         self._always_users = [self.root_arn, *break_glass_arns]
-        self._grantee_arns: list[str] = []
+        self._grantee_arns: list[str] = []  # aws:PrincipalArn patterns of the grantees' callers
         self._deny_use_to_others()
         self.resource = kms_key.KmsKey(
             self, "key",
@@ -135,10 +135,10 @@ class EncryptionKey(Construct):
             merged[operator] = {**merged.get(operator, {}), **by_key}
         added = [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]
         self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
+        if new_callers := [arn for arn in grantee.caller_arns if arn not in self._grantee_arns]:
+            self._grantee_arns += new_callers
+            self._deny_use_to_others()
         if grantee.principal_arn:
-            if grantee.principal_arn not in self._grantee_arns:
-                self._grantee_arns.append(grantee.principal_arn)
-                self._deny_use_to_others()
             added.append(self.allow(Statement(sid=f"S3ServiceUse{purpose}For{grantee.name}", actions=actions, resources=["*"],
                                               principals={"AWS": [grantee.principal_arn]}, conditions=merged)))
         return added
@@ -150,11 +150,11 @@ class EncryptionKey(Construct):
         self.policy.replace(Statement(
             sid="DenyUseButGranteesBreakGlassAndRoot", effect="Deny", actions=CRYPTO_ACTIONS, resources=["*"],
             principals={"*": ["*"]},
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": [*self._always_users, *self._grantee_arns]},
+            conditions={"ArnNotLike": {"aws:PrincipalArn": [*self._always_users, *self._grantee_arns]},
                         "BoolIfExists": {"aws:PrincipalIsAWSService": ["false"]}}))
         if self._grantee_arns:
             self.policy.replace(Statement(
                 sid="DenyGranteesUseOutsideS3", effect="Deny", actions=CRYPTO_ACTIONS, resources=["*"],
                 principals={"*": ["*"]},
-                conditions={"ArnEquals": {"aws:PrincipalArn": list(self._grantee_arns)},
+                conditions={"ArnLike": {"aws:PrincipalArn": list(self._grantee_arns)},
                             "StringNotEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}))

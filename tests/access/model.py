@@ -105,6 +105,7 @@ class AccountModel:
             "break_glass": bool(env.break_glass_arns), "no_break_glass": not env.break_glass_arns,
             "ci": bool(env.github.repository), "analyst_users": bool(env.analyst_user_arns),
             "access_logs": env.audit.access_logs, "trusted_services": bool(env.trusted_services),
+            "analysts_direct_athena": env.analysts_direct_athena,
         }
 
     # --- reading the stacks ------------------------------------------------------------------------

@@ -90,9 +90,11 @@ def test_data_key_cryptography_is_denied_to_all_but_its_grantees_through_s3(name
     for deny in (others, outside_s3):
         assert (deny["effect"], deny["actions"], principals(deny)) == ("Deny", crypto, {"*": ["*"]})
     root = f"arn:{env.partition}:iam::{env.account_id}:root"
-    assert conditions(others) == {("ArnNotEquals", "aws:PrincipalArn"): [root, *env.break_glass_arns, role_arn_ref(stack)],
+    # With direct Athena, the analysts' group reads the trail logs through S3: its members are callers.
+    analysts = (list(env.analyst_user_arns) or [f"arn:{env.partition}:iam::{env.account_id}:user/*"]) if env.analysts_direct_athena else []
+    assert conditions(others) == {("ArnNotLike", "aws:PrincipalArn"): [root, *env.break_glass_arns, role_arn_ref(stack), *analysts],
                                   ("BoolIfExists", "aws:PrincipalIsAWSService"): ["false"]}
-    assert conditions(outside_s3) == {("ArnEquals", "aws:PrincipalArn"): [role_arn_ref(stack)],
+    assert conditions(outside_s3) == {("ArnLike", "aws:PrincipalArn"): [role_arn_ref(stack), *analysts],
                                       ("StringNotEquals", "kms:ViaService"): [f"s3.{env.region}.{dns_suffix(env.partition)}"]}
     alerting = by_sid(statements(stack, one(stack, "aws_kms_key", "alerting-key")["policy"]))
     assert "DenyUseButGranteesBreakGlassAndRoot" not in alerting  # CloudWatch Logs and alarms use it as services
