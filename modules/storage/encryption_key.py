@@ -13,8 +13,8 @@ refuses a policy that would lock its own caller out of PutKeyPolicy).
 
 With `use_only_by_grantees`, the root statement no longer lets an IAM policy with `kms:*` use the
 key: the cryptographic operations are denied to every IAM principal but the grantees' callers (a
-role, a group's members; and to them outside S3), break-glass and the account root (the emergency recovery the root statement exists
-for). AWS services keep their own statements and conditions: the deny leaves out calls a service
+role, a group's members; and to them outside S3), break-glass and the account root (the emergency
+recovery the root statement exists for). AWS services keep their own statements and conditions: the deny leaves out calls a service
 makes as its service principal (`aws:PrincipalIsAWSService`, present in every signed request;
 IAM condition keys reference), and S3 calling KMS for a grantee is the grantee, with
 `kms:ViaService`.

@@ -10,7 +10,6 @@ get an identity policy of the test's: administrator access, the most they could 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import re
@@ -19,9 +18,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from definitions.access_matrix import SERVICE_PREFIX, Request
+from definitions.aws_context import AwsContext
 from definitions.paths import ROOT
 from environments.config import Environment
 from operations.policy_lint import REFERENCE, arn_of, rendered
+from tests.stack_queries import address
 
 ENGINE = ROOT / "tests" / "access" / "simulate.mjs"
 OTHER_ACCOUNT = "999999999999"
@@ -74,8 +75,8 @@ class AccountModel:
         self.env = env
         self.stack = stacks[env.name]
         self.bootstrap = stacks.get(env.bootstrap_stack, {})
-        p, acct, region = env.partition, env.account_id, env.region
-        self.account = acct
+        self.context = context = AwsContext(env.account_id, env.region)
+        self.account = env.account_id
         self.resource_policies: dict[str, dict] = {}  # bucket, key, topic or role ARN -> its policy
         self.role_identity: dict[str, list[tuple[str, dict]]] = {}  # role name -> its inline policies
         self.role_boundary: dict[str, str] = {}  # role name -> boundary ARN
@@ -83,22 +84,23 @@ class AccountModel:
         self.managed_policies: dict[str, dict] = {}  # ARN -> document
         for stack in (self.stack, self.bootstrap):
             self._read(stack)
+        names, arn = env.names, context.arn
         self.values = {
-            "partition": p, "account": acct, "other_account": OTHER_ACCOUNT, "region": region, "env": env.name,
-            "data_bucket": f"arn:{p}:s3:::{env.data_bucket}", "results_bucket": f"arn:{p}:s3:::{env.results_bucket}",
-            "trail_bucket": f"arn:{p}:s3:::{env.trail_bucket}", "access_log_bucket": f"arn:{p}:s3:::{env.access_log_bucket}",
+            "partition": context.partition, "account": self.account, "other_account": OTHER_ACCOUNT, "region": env.region,
+            "env": env.name,
+            "data_bucket": arn("s3", env.data_bucket), "results_bucket": arn("s3", env.results_bucket),
+            "trail_bucket": arn("s3", env.trail_bucket), "access_log_bucket": arn("s3", env.access_log_bucket),
             "data_bucket_name": env.data_bucket,
             "data_key": self.key_arn("data-key"), "alerting_key": self.key_arn("alerting-key"),
-            "application_role": self.role_arn(env.names.role), "plan_role": self.role_arn(env.names.plan_role),
-            "apply_role": self.role_arn(env.names.apply_role),
-            "permissions_boundary": f"arn:{p}:iam::{acct}:policy/{env.names.permissions_boundary}",
-            "trail": f"arn:{p}:cloudtrail:{region}:{acct}:trail/{env.names.trail}",
-            "log_group": f"arn:{p}:logs:{region}:{acct}:log-group:{env.names.log_group}",
-            "alarm_topic": f"arn:{p}:sns:{region}:{acct}:{env.names.alarm_topic}",
-            "audit_path_topic": f"arn:{p}:sns:{region}:{acct}:{env.names.audit_path_topic}",
-            "audit_path_rule": f"arn:{p}:events:{region}:{acct}:rule/{env.names.audit_path_rules}-trail-stopped-or-changed",
-            "workgroup": f"arn:{p}:athena:{region}:{acct}:workgroup/{env.names.workgroup}",
-            "trail_table": f"arn:{p}:glue:{region}:{acct}:table/{env.names.database}/cloudtrail",
+            "application_role": self.role_arn(names.role), "plan_role": self.role_arn(names.plan_role),
+            "apply_role": self.role_arn(names.apply_role),
+            "permissions_boundary": arn("iam", f"policy/{names.permissions_boundary}"),
+            "trail": arn("cloudtrail", f"trail/{names.trail}"),
+            "log_group": arn("logs", f"log-group:{names.log_group}"),
+            "alarm_topic": arn("sns", names.alarm_topic), "audit_path_topic": arn("sns", names.audit_path_topic),
+            "audit_path_rule": arn("events", f"rule/{names.audit_path_rules}-trail-stopped-or-changed"),
+            "workgroup": arn("athena", f"workgroup/{names.workgroup}"),
+            "trail_table": arn("glue", f"table/{names.database}/cloudtrail"),
             "repository": env.github.repository,
         }
         self.settings = {
@@ -132,7 +134,7 @@ class AccountModel:
     def _read(self, stack: Mapping[str, Any]) -> None:
         resources = stack.get("resource", {})
         for body in resources.get("aws_s3_bucket_policy", {}).values():
-            self.resource_policies[f"arn:{self.env.partition}:s3:::{self._value(stack, body['bucket'])}"] = self._document(stack, body["policy"])
+            self.resource_policies[self.context.arn("s3", self._value(stack, body["bucket"]))] = self._document(stack, body["policy"])
         for name, body in resources.get("aws_kms_key", {}).items():
             self.resource_policies[arn_of(stack, "aws_kms_key", name, "arn")] = self._document(stack, body["policy"])
         for body in resources.get("aws_sns_topic_policy", {}).values():
@@ -146,26 +148,28 @@ class AccountModel:
         for body in resources.get("aws_iam_group_policy", {}).values():
             self.group_identity.setdefault(self._value(stack, body["group"]), []).append((body["name"], self._document(stack, body["policy"])))
         for body in resources.get("aws_iam_policy", {}).values():
-            arn = f"arn:{self.env.partition}:iam::{self.account}:policy/{body['name']}"
-            self.managed_policies[arn] = self._document(stack, body["policy"])
+            self.managed_policies[self.context.arn("iam", f"policy/{body['name']}")] = self._document(stack, body["policy"])
         for rtype in resources:
             assert rtype not in ("aws_iam_role_policy_attachment", "aws_iam_group_policy_attachment", "aws_iam_user_policy"), (
                 f"{rtype}: attach it in tests/access/model.py so that the matrix sees it")
 
     def key_arn(self, construct: str) -> str:
-        names = [n for n in self.stack["resource"]["aws_kms_key"] if n.rsplit("_", 1)[0] == construct]
-        assert len(names) == 1, (construct, names)
-        return arn_of(self.stack, "aws_kms_key", names[0], "arn")
+        rtype, name = address(self.stack, "aws_kms_key", construct).split(".")
+        return arn_of(self.stack, rtype, name, "arn")
 
     def role_arn(self, name: str) -> str:
-        return f"arn:{self.env.partition}:iam::{self.account}:role/{name}"
+        return self.context.arn("iam", f"role/{name}")
+
+    def session_arn(self, role_name: str) -> str:
+        """A session of the role, as a request's principal (a role's path is not in it)."""
+        return self.context.arn("sts", f"assumed-role/{role_name.rpartition('/')[2]}/access-matrix")
 
     # --- principals and requests -------------------------------------------------------------------
 
     def _role(self, name: str) -> Principal:
         boundary = self.role_boundary.get(name)
         return Principal(
-            caller=f"arn:{self.env.partition}:sts::{self.account}:assumed-role/{name}/access-matrix",
+            caller=self.session_arn(name),
             principal_arn=self.role_arn(name),
             identity=tuple(self.role_identity.get(name, ())),
             boundary=(boundary, self.managed_policies[boundary]) if boundary else None)
@@ -173,11 +177,11 @@ class AccountModel:
     def _outside(self, arn: str, policy: dict) -> Principal:
         """An identity the stacks do not create: its ARN, with `policy` as its identity policy."""
         kind, _, name = arn.split(":", 5)[5].partition("/")
-        caller = arn if kind != "role" else f"arn:{self.env.partition}:sts::{self.account}:assumed-role/{name.rpartition('/')[2]}/access-matrix"
+        caller = self.session_arn(name) if kind == "role" else arn
         return Principal(caller=caller, principal_arn=arn, identity=(("identity", policy),))
 
     def principal(self, who: str) -> Principal:
-        env, p, acct = self.env, self.env.partition, self.account
+        env, arn = self.env, self.context.arn
         group = tuple(self.group_identity[env.names.group])
         if who.startswith(SERVICE_PREFIX):
             return Principal(caller=who.removeprefix(SERVICE_PREFIX).format(**self.values), principal_arn=None)
@@ -186,12 +190,12 @@ class AccountModel:
         if who in ("plan-role", "apply-role"):
             return self._role(env.names.plan_role if who == "plan-role" else env.names.apply_role)
         if who in ("analyst", "unlisted-user"):
-            arn = env.analyst_user_arns[0] if who == "analyst" and env.analyst_user_arns else f"arn:{p}:iam::{acct}:user/{who}"
-            return Principal(caller=arn, principal_arn=arn, identity=group)
+            user = env.analyst_user_arns[0] if who == "analyst" and env.analyst_user_arns else arn("iam", f"user/{who}")
+            return Principal(caller=user, principal_arn=user, identity=group)
         if who == "other-role":
-            return self._outside(f"arn:{p}:iam::{acct}:role/OtherWorkload", ASSUME_ANY_ROLE)
+            return self._outside(arn("iam", "role/OtherWorkload"), ASSUME_ANY_ROLE)
         if who == "account-admin":
-            return self._outside(f"arn:{p}:iam::{acct}:role/AccountAdministrator", ADMINISTRATOR)
+            return self._outside(arn("iam", "role/AccountAdministrator"), ADMINISTRATOR)
         if who == "deployer":
             return self._outside(env.deployer_arns[0], ADMINISTRATOR)
         if who == "break-glass":
@@ -201,7 +205,7 @@ class AccountModel:
         if who == "untrusted-service":
             return Principal(caller=next(s for s in ROLE_SERVICES if s not in env.trusted_services), principal_arn=None)
         if who == "github":
-            provider = env.github.oidc_provider_arn or f"arn:{p}:iam::{acct}:oidc-provider/{GITHUB_OIDC_HOST}"
+            provider = env.github.oidc_provider_arn or arn("iam", f"oidc-provider/{GITHUB_OIDC_HOST}")
             return Principal(caller=provider, principal_arn=None)
         raise KeyError(f"no principal {who!r} in tests/access/model.py")
 
@@ -218,12 +222,11 @@ class AccountModel:
         """The engine's input for `row` in this environment."""
         principal = self.principal(row.who)
         resource = row.resource.format(**self.values)
-        context: dict[str, str] = {"aws:SecureTransport": "true",
-                                   "aws:PrincipalIsAWSService": "false" if principal.principal_arn else "true"}
+        context: dict[str, str] = {}
+        if row.who != "github":  # a web identity: no AWS principal signs the request
+            context = {"aws:SecureTransport": "true", "aws:PrincipalIsAWSService": "false" if principal.principal_arn else "true"}
         if principal.principal_arn:
             context |= {"aws:PrincipalArn": principal.principal_arn, "aws:PrincipalAccount": self.account}
-        if row.who == "github":  # a web identity: no AWS principal signs the request
-            context = {}
         context |= {key: value.format(**self.values) for key, value in row.context.items()}
         account = resource.split(":")[4] or self.account if resource.startswith("arn:") else self.account
         return {
@@ -244,8 +247,3 @@ def decide(batch: Iterable[tuple[Request, dict[str, Any]]]) -> list[Decision]:
     assert len(answers) == len(pairs), (len(answers), len(pairs))
     return [Decision(row, sent, a["decision"], tuple(a["deciding"]), tuple(a["ignoredContextKeys"]), a.get("errors", ""), a["engine"])
             for (row, sent), a in zip(pairs, answers, strict=True)]
-
-
-def mutated(stacks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """A deep copy of `stacks` that a mutation test may change."""
-    return copy.deepcopy(dict(stacks))

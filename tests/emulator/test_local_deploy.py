@@ -19,6 +19,7 @@ from operations.deployment import LocalDeployment
 from operations.emulator import Emulator, emulator_answers
 from operations.synth import synthesize
 from operations.verify import FAIL, NOT_ON_EMULATOR, PASS, Verifier
+from tests.stack_queries import address
 from tests.support import ENVIRONMENTS_DIR, first_environment
 
 DEV = first_environment(production=False)
@@ -135,7 +136,7 @@ def test_a_change_plans_as_exactly_that_change(deployed, tmp_path: Path):
     # directly). Terraform defers reading a policy document that names a resource with changes
     # pending: each document naming the data key is read at apply, and its resource shows an update.
     stack = json.loads((stacks_dir / DEV.name / "cdk.tf.json").read_text())
-    data_key = "aws_kms_key." + next(name for name in stack["resource"]["aws_kms_key"] if name.startswith("data-key_"))
+    data_key = address(stack, "aws_kms_key", "data-key")
     naming_key = {name for name, doc in stack["data"]["aws_iam_policy_document"].items() if f"{data_key}." in json.dumps(doc)}
     using = {f"{rtype}.{name}" for rtype, by_name in stack["resource"].items() for name, body in by_name.items()
              if any(f"data.aws_iam_policy_document.{doc}.json" in json.dumps(body) for doc in naming_key)}

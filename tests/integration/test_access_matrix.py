@@ -4,6 +4,7 @@ refresh the data bucket; and mutations of the policies that a row must catch."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ from definitions.access_matrix import SERVICE_PREFIX, Request, access_matrix
 from definitions.deploy_permissions import provider_reads
 from environments.config import Environment
 from operations.stack_diff import load_stacks
-from tests.access.model import ROLE_SERVICES, AccountModel, Decision, decide, mutated
+from tests.access.model import ROLE_SERVICES, AccountModel, Decision, decide
 from tests.support import ENVIRONMENTS
 
 
@@ -152,7 +153,7 @@ def drop_key_use_deny(stacks: dict[str, Any]) -> None:
     (drop_trail_source_arn, "other-trail-writes-logs"),
 ])
 def test_a_weakened_policy_fails_a_row(stacks, mutation: Callable[[dict[str, Any]], None], caught_by: str):
-    weakened = mutated(stacks)
+    weakened = copy.deepcopy(stacks)
     mutation(weakened)
     rows = tuple(r for r in access_matrix() if r.name == caught_by)
     problems = failures(run_matrix(weakened, rows))
