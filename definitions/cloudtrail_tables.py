@@ -19,6 +19,7 @@ from definitions.typed_toml import read_file, unique_names
 
 SCHEMA_FILE = DATA_DIR / "cloudtrail_tables.toml"
 REGION_SCOPES = ("projected", "home")  # athena.projected_regions; the stack's own region
+PARQUET_CODECS = ("SNAPPY", "GZIP", "ZSTD")  # what Athena writes Parquet with
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,:])")
 
@@ -109,6 +110,21 @@ class Table:
 
 
 @dataclasses.dataclass(frozen=True)
+class CompactTable:
+    """The Parquet table the compaction fills: its columns (the record's, then the extra ones), its
+    partition keys (day, category), and how Glue reads and Athena writes it."""
+
+    name: str
+    description: str
+    serde: str
+    input_format: str
+    output_format: str
+    compression: str
+    columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[tuple[str, str], ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Schema:
     serde: str
     input_format: str
@@ -116,6 +132,7 @@ class Schema:
     columns: tuple[tuple[str, str], ...]
     partition_keys: tuple[tuple[str, str], ...]
     tables: tuple[Table, ...]
+    compact: CompactTable
 
     def table(self, name: str) -> Table:
         found = [table for table in self.tables if table.name == name]
@@ -139,6 +156,22 @@ class _TableEntry:
 
 
 @dataclasses.dataclass(frozen=True)
+class _CompactEntry:
+    name: str
+    description: str
+    serde: str
+    input_format: str
+    output_format: str
+    compression: str
+    extra_columns: tuple[tuple[str, str], ...]
+    partition_keys: tuple[tuple[str, str], ...]
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.compression not in PARQUET_CODECS:
+            yield "compression", f"must be one of {', '.join(PARQUET_CODECS)}, got {self.compression!r}"
+
+
+@dataclasses.dataclass(frozen=True)
 class _SchemaFile:
     serde: str
     input_format: str
@@ -146,12 +179,17 @@ class _SchemaFile:
     columns: tuple[tuple[str, str], ...]
     partition_keys: tuple[tuple[str, str], ...]
     table: tuple[_TableEntry, ...]
+    compact: _CompactEntry
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        names = [name for name, _ in (*self.columns, *self.partition_keys)]
-        if duplicates := sorted({n for n in names if names.count(n) > 1}):
-            yield "columns", f"columns named twice: {', '.join(duplicates)}"
-        for key, pairs in (("columns", self.columns), ("partition_keys", self.partition_keys)):
+        for key, names in (("columns", [name for name, _ in (*self.columns, *self.partition_keys)]),
+                           ("compact", [name for name, _ in (*self.columns, *self.compact.extra_columns,
+                                                             *self.compact.partition_keys)])):
+            if duplicates := sorted({n for n in names if names.count(n) > 1}):
+                yield key, f"columns named twice: {', '.join(duplicates)}"
+        for key, pairs in (("columns", self.columns), ("partition_keys", self.partition_keys),
+                           ("compact.extra_columns", self.compact.extra_columns),
+                           ("compact.partition_keys", self.compact.partition_keys)):
             for name, type_text in pairs:
                 try:
                     HiveType.parse(type_text)
@@ -162,6 +200,8 @@ class _SchemaFile:
             if not isinstance(entry.columns, str) and (unknown := [n for n in entry.columns if n not in known]):
                 yield f"{entry.name}.columns", f"names unknown columns: {', '.join(unknown)}"
         yield from unique_names("table", self.table)
+        if self.compact.name in {entry.name for entry in self.table}:
+            yield "compact.name", f"{self.compact.name} is also a [[table]]"
 
 
 @functools.cache
@@ -173,5 +213,10 @@ def load_schema(path: Path = SCHEMA_FILE) -> Schema:
     tables = tuple(Table(name=entry.name, description=entry.description, regions=entry.regions,
                          columns=data.columns if entry.columns == "all" else tuple((n, by_name[n]) for n in entry.columns))
                    for entry in data.table)
+    entry = data.compact
+    compact = CompactTable(name=entry.name, description=entry.description, serde=entry.serde,
+                           input_format=entry.input_format, output_format=entry.output_format,
+                           compression=entry.compression, columns=(*data.columns, *entry.extra_columns),
+                           partition_keys=entry.partition_keys)
     return Schema(serde=data.serde, input_format=data.input_format, output_format=data.output_format,
-                  columns=data.columns, partition_keys=data.partition_keys, tables=tables)
+                  columns=data.columns, partition_keys=data.partition_keys, tables=tables, compact=compact)

@@ -23,7 +23,7 @@ SCOPE_SIDS = {
     "state_key": "UseStateKey", "buckets": "ManageBuckets",
     "keys": "ManageKeys", "aliases": "ManageKeyAliases", "roles": "ManageRoles", "groups": "ManageGroups",
     "trail": "ManageTrail", "log_group": "ManageLogGroup", "alarms": "ManageAlarms", "topic": "ManageAlarmTopic",
-    "workgroup": "ManageWorkgroup", "catalog": "ManageCatalog", "oidc_provider": "ManageGitHubOidcProvider",
+    "workgroup": "ManageWorkgroup", "schedule": "ManageCompactionSchedule", "catalog": "ManageCatalog", "oidc_provider": "ManageGitHubOidcProvider",
     "analyzer": "ManageAccessAnalyzer", "analyzer_role": "CreateAccessAnalyzerServiceRole",
     "event_rules": "ManageAuditPathRules", "dashboard": "ManageDashboard", "boundary": "ManagePermissionsBoundary",
 }

@@ -200,6 +200,8 @@ github_oidc_provider_problem = pattern(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-
 # An EventBridge rule name is at most 64 of [.-_A-Za-z0-9]; the audit-path rule names
 # (definitions/data/audit_path_rules.toml) take up to 40 of them after the prefix and a '-'.
 event_rule_name_problem = pattern(r"[.A-Za-z0-9_-]{1,64}", "must be 1-64 letters, digits, '.', '_' or '-'")
+# EventBridge Scheduler API reference, CreateSchedule: Name.
+schedule_name_problem = pattern(r"[0-9a-zA-Z._-]{1,64}", "must be 1-64 letters, digits, '.', '_' or '-'")
 event_rule_prefix_problem = pattern(r"[.A-Za-z0-9_-]{1,23}", "must be 1-23 letters, digits, '.', '_' or '-'")
 dashboard_name_problem = pattern(r"[A-Za-z0-9_-]{1,255}", "must be 1-255 letters, digits, '_' or '-'")
 topic_name_problem = pattern(r"[A-Za-z0-9_-]{1,256}", "must be 1-256 letters, digits, '_' or '-'")

@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from definitions.errors import ConfigError
-from definitions.paths import QUERIES_DIR, relative
+from definitions.paths import DATA_DIR, QUERIES_DIR, relative
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 PLACEHOLDERS = {
     "account_id": "the account's 12 digits",
+    "home_region": "the stack's region, where the data bucket and the data key are",
     "data_bucket": "the data bucket's name",
     "results_bucket": "the Athena results bucket's name",
     "trail_bucket": "the trail bucket's name",
@@ -34,6 +35,7 @@ PLACEHOLDERS = {
     "application_role_arn": "the application role's ARN",
 }
 OBJECT_KEY_PLACEHOLDER = "OBJECT-KEY-TO-INVESTIGATE"
+COMPACTION_FILE = DATA_DIR / "compaction.sql"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,27 @@ class QueryTemplate:
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
 
 
+def _read_template(path: Path) -> tuple[QueryTemplate | None, list[str]]:
+    """The template of one `.sql` file, or None with its problems: no description line, a double
+    quote, an unknown placeholder, unreadable."""
+    where = relative(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return None, [f"{where}: (file): cannot be read: {err}"]
+    first = text.splitlines()[0] if text else ""
+    found = []
+    if not first.startswith("-- ") or not first[3:].strip():
+        found.append(f"{where}: line 1: must be a '-- description' comment (the named query's description)")
+    if '"' in text:
+        line = next(n for n, content in enumerate(text.splitlines(), 1) if '"' in content)
+        found.append(f"{where}: line {line}: use single quotes only (cdktf's HCL output mis-escapes a double quote near a reference)")
+    template = QueryTemplate(name=path.stem, description=first[3:].strip(), text=text)
+    if unknown := sorted(template.placeholders - set(PLACEHOLDERS)):
+        found.append(f"{where}: placeholders: unknown {', '.join(unknown)}; known: {', '.join(PLACEHOLDERS)}")
+    return (None if found else template), found
+
+
 @functools.cache
 def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
     """Every `.sql` file of `directory`, by name, read once. ConfigError lists every file without
@@ -60,27 +83,22 @@ def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
     without queries."""
     queries, problems = [], []
     for path in sorted(directory.glob("*.sql")):
-        where = relative(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            problems.append(f"{where}: (file): cannot be read: {err}")
-            continue
-        first = text.splitlines()[0] if text else ""
-        found = []
-        if not first.startswith("-- ") or not first[3:].strip():
-            found.append(f"{where}: line 1: must be a '-- description' comment (the named query's description)")
-        if '"' in text:
-            line = next(n for n, content in enumerate(text.splitlines(), 1) if '"' in content)
-            found.append(f"{where}: line {line}: use single quotes only (cdktf's HCL output mis-escapes a double quote near a reference)")
-        template = QueryTemplate(name=path.stem, description=first[3:].strip(), text=text)
-        if unknown := sorted(template.placeholders - set(PLACEHOLDERS)):
-            found.append(f"{where}: placeholders: unknown {', '.join(unknown)}; known: {', '.join(PLACEHOLDERS)}")
+        template, found = _read_template(path)
         problems += found
-        if not found:
+        if template:
             queries.append(template)
     if not queries and not problems:
         problems.append(f"{relative(directory)}/: (directory): no queries (*.sql)")
     if problems:
         raise ConfigError(problems)
     return tuple(queries)
+
+
+@functools.cache
+def load_compaction(path: Path = COMPACTION_FILE) -> QueryTemplate:
+    """The compaction statement: one day of the cloudtrail table into the compact table. Its `?`
+    parameters are the schedule's time, passed by Athena's execution parameters."""
+    template, problems = _read_template(path)
+    if problems:
+        raise ConfigError(problems)
+    return template

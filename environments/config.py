@@ -92,6 +92,9 @@ class Names:
                                     default_doc="`<env>-audit-path`")
     dashboard: str = setting("CloudWatch dashboard of the environment.", check=naming.dashboard_name_problem,
                              derive=lambda env, v: f"{env}-audit", default_doc="`<env>-audit`")
+    compaction: str = setting("Name of the daily compaction's schedule, Athena workgroup and IAM role.",
+                              check=naming.schedule_name_problem, derive=lambda env, v: f"{env}-cloudtrail-compaction",
+                              default_doc="`<env>-cloudtrail-compaction`")
     plan_role: str = setting("Role the CI plan jobs assume (made by the bootstrap when `github.repository` is set).",
                              check=naming.iam_name_problem("role"), derive=lambda env, v: f"{env}-terraform-plan",
                              default_doc="`<env>-terraform-plan`")
@@ -121,6 +124,8 @@ class Retention:
     incomplete_upload_days: int = setting("Days before an incomplete multipart upload is aborted (every bucket).", 7,
                                           check=naming.positive_days)
     athena_results_days: int = setting("Days before an Athena query result expires.", 30, check=naming.positive_days)
+    compact_table_days: int = setting("Days before a day of the compact table expires (at least 91: the long "
+                                      "investigations look 90 days back).", 400, check=naming.int_range(91))
     trail_logs_infrequent_access_days: int = setting(
         "Days before trail logs move to STANDARD_IA (S3 requires at least 30).", 90, check=naming.int_range(30))
     trail_logs_glacier_days: int = setting("Days before trail logs move to GLACIER.", 365, check=naming.positive_days)
@@ -265,6 +270,7 @@ class Environment:
             (("S3 bucket",), self.state.bucket, "state.bucket"),
             (("IAM role", acct), self.names.role, "names.role"),
             (("IAM role", acct), self.names.trail_logs_role, "names.trail"),
+            (("IAM role", acct), self.names.compaction, "names.compaction"),
             (("IAM group", acct), self.names.group, "names.group"),
             (("IAM policy", acct), self.names.permissions_boundary, "names.permissions_boundary"),
             *([(("IAM role", acct), self.names.plan_role, "names.plan_role"),
@@ -278,6 +284,8 @@ class Environment:
             (("KMS alias", acct, self.state.region), self.names.state_key_alias, "names.state_key_alias"),
             (("CloudTrail trail", acct, region), self.names.trail, "names.trail"),
             (("Athena workgroup", acct, region), self.names.workgroup, "names.workgroup"),
+            (("Athena workgroup", acct, region), self.names.compaction, "names.compaction"),
+            (("EventBridge schedule", acct, region), self.names.compaction, "names.compaction"),
             (("Glue database", acct, region), self.names.database, "names.database"),
             (("log group", acct, region), self.names.log_group, "names.log_group"),
             (("SNS topic", acct, region), self.names.alarm_topic, "names.alarm_topic"),

@@ -51,7 +51,7 @@ def scope_arns(env: Environment, scope: str, *, bootstrap: bool = False) -> list
         "aliases": [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias),
                     state.arn("kms", names.state_key_alias), *key_ids],
         "roles": [here.arn("iam", f"role/{name}") for name in ((names.plan_role, names.apply_role) if bootstrap
-                                                              else (names.role, names.trail_logs_role))],
+                                                              else (names.role, names.trail_logs_role, names.compaction))],
         "boundary": [boundary_arn(env)],
         "oidc_provider": [here.arn("iam", "oidc-provider/token.actions.githubusercontent.com")],
         "analyzer": [here.arn("access-analyzer", f"analyzer/{env.access_analyzer_name}")],
@@ -64,7 +64,8 @@ def scope_arns(env: Environment, scope: str, *, bootstrap: bool = False) -> list
                   for suffix in ("", ":*")],
         "event_rules": [here.arn("events", f"rule/{names.audit_path_rules}-*")],
         "dashboard": [here.arn("cloudwatch", f"dashboard/{names.dashboard}", region="")],  # dashboards are global
-        "workgroup": [here.arn("athena", f"workgroup/{names.workgroup}")],
+        "workgroup": [here.arn("athena", f"workgroup/{name}") for name in (names.workgroup, names.compaction)],
+        "schedule": [here.arn("scheduler", f"schedule/default/{names.compaction}")],
         # DeleteDatabase also needs the database's functions (Glue developer guide: resource-level permissions).
         "catalog": [here.arn("glue", "catalog"), here.arn("glue", f"database/{names.database}"),
                     here.arn("glue", f"table/{names.database}/*"), here.arn("glue", f"userDefinedFunction/{names.database}/*")],

@@ -15,7 +15,8 @@ from environments.config import Environment
 from modules.access.application_access import Access, AccessAnalyzer
 from modules.access.ci_roles import GitHubDeployRoles
 from modules.access.permissions_boundary import PermissionsBoundary
-from modules.analytics.athena import Analytics
+from modules.analytics.athena import COMPACT_PREFIX, RESULTS_PREFIX, Analytics
+from modules.analytics.compaction import Compaction
 from modules.audit.alert_topic import AlertTopic
 from modules.audit.audit_path import AuditPath
 from modules.audit.audit_trail import AuditTrail
@@ -208,7 +209,9 @@ class PlatformStack(EnvironmentStack):
         )
         results_bucket = SecureBucket(
             self, "results-bucket", name=env.results_bucket, versioned=False,
-            lifecycle_rules=[LifecycleRule(id="expire-query-results", expire_days=retention.athena_results_days)],
+            lifecycle_rules=[LifecycleRule(id="expire-query-results", prefix=RESULTS_PREFIX, expire_days=retention.athena_results_days),
+                             LifecycleRule(id="expire-compact-table", prefix=COMPACT_PREFIX,
+                                           expire_days=retention.compact_table_days)],
             **bucket_settings,
         )
         trail_bucket = SecureBucket(
@@ -247,6 +250,8 @@ class PlatformStack(EnvironmentStack):
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
             projected_regions=env.athena.projected_regions,
         )
+        compaction = Compaction(self, "compaction", analytics=analytics, workgroup_name=names.compaction,
+                                role_name=names.compaction, schedule_name=names.compaction, key=data_key)
         # Two topics, each under the key the other does not use: a path per key (docs/security.md, "Paths of an alert").
         alarm_topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=env.alarm_emails,
                                  moved_from="monitoring")
@@ -258,6 +263,7 @@ class PlatformStack(EnvironmentStack):
             self, "monitoring", log_group=trail.log_group, topic=alarm_topic, audit_path_topic=audit_path_topic,
             data_key=data_key, data_bucket_name=data_bucket.name, data_key_calls_per_hour=audit.data_key_calls_per_hour,
             workgroup_name=names.workgroup, athena_bytes_per_hour=audit.athena_bytes_per_hour,
+            compaction_workgroup_name=compaction.workgroup_name,
             privileged_role_names=self.privileged_names("role"), privileged_user_names=self.privileged_names("user"),
         )
         Dashboard(self, "dashboard", name=names.dashboard, widgets=[

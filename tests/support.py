@@ -47,7 +47,7 @@ def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
     """A `queries/*.sql` file with `env`'s names written into its placeholders, as the deployed
     named query should read; written here from the environment, not by definitions/queries.py."""
     values = {
-        "account_id": env.account_id, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
+        "account_id": env.account_id, "home_region": env.region, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
         "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
         "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
         "data_key_arn": data_key_arn,

@@ -1,10 +1,11 @@
 """Athena over the CloudTrail logs: a workgroup on engine version 3 that enforces KMS-encrypted
 results, a Glue database, the tables of `data/cloudtrail_tables.toml` with partition projection,
-and the named queries of `queries/*.sql`, rendered for this environment (`definitions/queries.py`).
+the compact table the daily compaction fills (compaction.py), and the named queries of
+`queries/*.sql`, rendered for this environment (`definitions/queries.py`).
 
 Athena runs queries with the caller's own permissions, so `grant_query` gives the grantee
 everything a query needs: the workgroup, the Glue catalog objects (every table), reading the
-trail bucket, writing the results bucket, and the keys through S3.
+trail bucket and the compact table's files, writing the results bucket, and the keys through S3.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from constructs import Construct
 
 from definitions import naming
 from definitions.aws_context import AwsContext
-from definitions.cloudtrail_tables import Schema, Table, load_schema
+from definitions.cloudtrail_tables import CompactTable, Schema, Table, load_schema
 from definitions.queries import load_queries
 from modules.audit.audit_trail import AuditTrail
 from modules.foundation.bindings import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
@@ -28,6 +29,9 @@ from modules.storage.secure_bucket import SecureBucket
 
 TABLE_NAME = "cloudtrail"  # the table of every record; the others are in data/cloudtrail_tables.toml
 RESULTS_PREFIX = "query-results/"
+# The compact table's files, in the results bucket beside the results: encrypted with the same key,
+# and deletable (the trail bucket's Object Lock would keep a failed run's files; see compaction.py).
+COMPACT_PREFIX = "compact/"
 # The queries use engine 3's dialect (Trino); pinned, so that Athena's automatic upgrades cannot change it.
 ENGINE_VERSION = "Athena engine version 3"
 
@@ -53,7 +57,8 @@ class Analytics(Construct):
     - projected_regions: regions of the `cloudtrail` table's region projection (required).
 
     Exposes `name`, `arn` and `resource` (the workgroup's), `database`, `table` (the `cloudtrail`
-    table), `tables` (every Glue table, by name) and `queries` (the rendered SQL, by name).
+    table), `tables` (every Glue table, by name, the compact table included), `compact_table`,
+    `compact_name`, `compact_location` and `queries` (the rendered SQL, by name).
     """
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
@@ -70,6 +75,7 @@ class Analytics(Construct):
         self.trail, self.results_bucket = trail, results_bucket
         self.name = workgroup_name
         self.arn = context.arn("athena", f"workgroup/{workgroup_name}")
+        self.database_name = database_name
         self.catalog_arn = context.arn("glue", "catalog")
         self.database_arn = context.arn("glue", f"database/{database_name}")
 
@@ -95,11 +101,16 @@ class Analytics(Construct):
         self.tables = {table.name: self._table(schema, table, projection_start, regions[table.regions])
                        for table in schema.tables}
         self.table = self.tables[TABLE_NAME]
-        self.table_arns = [context.arn("glue", f"table/{database_name}/{name}") for name in self.tables]
+        self.compact_location = f"s3://{results_bucket.name}/{COMPACT_PREFIX}{schema.compact.name}/"
+        self.compact_name = schema.compact.name
+        self.compact_table = self._compact_table(schema.compact)
+        self.tables[schema.compact.name] = self.compact_table
+        self.table_arns = [self.table_arn(name) for name in self.tables]
 
         # Names known at synth are written as text; the key's ARN is a reference, known at apply.
         values = {
             "account_id": context.account,
+            "home_region": context.region,
             "data_bucket": data_bucket.name,
             "results_bucket": results_bucket.name,
             "trail_bucket": trail.bucket.name,
@@ -147,10 +158,29 @@ class Analytics(Construct):
             ),
         )
 
+    def _compact_table(self, compact: CompactTable) -> glue_catalog_table.GlueCatalogTable:
+        # No projection: Athena's INSERT INTO registers each partition it writes.
+        return glue_catalog_table.GlueCatalogTable(
+            self, f"{compact.name.replace('_', '-')}-table", name=compact.name, database_name=self.database.name,
+            description=compact.description, table_type="EXTERNAL_TABLE",
+            parameters={"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": compact.compression},
+            partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in compact.partition_keys],
+            storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
+                location=self.compact_location, input_format=compact.input_format, output_format=compact.output_format,
+                ser_de_info=glue_catalog_table.GlueCatalogTableStorageDescriptorSerDeInfo(
+                    name="parquet", serialization_library=compact.serde),
+                columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in compact.columns],
+            ),
+        )
+
+    def table_arn(self, name: str) -> str:
+        return AwsContext.of(self).arn("glue", f"table/{self.database_name}/{name}")
+
     def grant_query(self, grantee: Grantee) -> list[Statement]:
         """Run queries in the workgroup: everything Athena does with the caller's permissions.
         Returns the statements added (identity, key and bucket policies)."""
         return [grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn]),
                 grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns]),
                 *self.trail.grant_read_logs(grantee),
+                *self.results_bucket.grant_read(grantee, prefix=COMPACT_PREFIX),
                 *self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)]

@@ -37,6 +37,7 @@ KEY_ARN_LENGTH = 90
 # "Monitoring Athena queries with CloudWatch metrics"): an alarm sums every combination.
 ATHENA_QUERY_STATES = ("SUCCEEDED", "FAILED", "CANCELED")
 ATHENA_QUERY_TYPES = ("DML", "DDL", "UTILITY")
+COMPACTION_ALARM_SECONDS = 86400
 
 
 class Monitoring(Construct):
@@ -52,6 +53,8 @@ class Monitoring(Construct):
     - data_key_calls_per_hour: alarm when the data key is called more often in an hour (required).
     - workgroup_name, athena_bytes_per_hour: alarm when the workgroup's queries scan more bytes in
       an hour (required).
+    - compaction_workgroup_name: the daily compaction's workgroup; alarms when a run fails and when
+      a day passes without a successful one (default none: no compaction alarms).
     - alarms: CIS definitions (default: data/security_alarms.toml).
     - system_alarms: the system's definitions (default: data/system_alarms.toml).
 
@@ -62,6 +65,7 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic: AlertTopic,
                  audit_path_topic: AlertTopic, data_key: EncryptionKey,
                  data_bucket_name: str, data_key_calls_per_hour: int, workgroup_name: str, athena_bytes_per_hour: int,
+                 compaction_workgroup_name: str | None = None,
                  privileged_role_names: Sequence[str] = (), privileged_user_names: Sequence[str] = (),
                  alarms: Sequence[AlarmDefinition] | None = None,
                  system_alarms: Sequence[AlarmDefinition] | None = None) -> None:
@@ -100,6 +104,23 @@ class Monitoring(Construct):
         self._sum_alarm("AthenaBytesScanned", f"Queries of workgroup {workgroup_name} scanned more than "
                         f"{athena_bytes_per_hour} bytes in an hour", self.athena_bytes, USAGE_PERIOD_SECONDS,
                         athena_bytes_per_hour)
+
+        if compaction_workgroup_name:
+            self._compaction_alarms(compaction_workgroup_name)
+
+    def _compaction_alarms(self, workgroup_name: str) -> None:
+        # Athena counts each query under its final state (the query execution metrics above); the
+        # compaction is the workgroup's only DML.
+        def runs(state: str) -> Metric:
+            return Metric("AWS/Athena", "TotalExecutionTime", (("QueryState", state), ("QueryType", "DML"),
+                                                               ("WorkGroup", workgroup_name)), stat="SampleCount")
+        self._sum_alarm("CompactionFailed", f"A run of the daily compaction (workgroup {workgroup_name}) failed or was "
+                        "cancelled: the long investigations miss that day until it is redone (docs/investigations.md)",
+                        [runs("FAILED"), runs("CANCELED")], COMPACTION_ALARM_SECONDS, 0, label="Failed runs")
+        # A day is CloudWatch's longest alarm period; no successful run in it is a missed day.
+        self._alarm("CompactionMissing", f"No run of the daily compaction (workgroup {workgroup_name}) succeeded in a "
+                    "day: the schedule, its role or Athena is broken", runs("SUCCEEDED"), COMPACTION_ALARM_SECONDS, 1,
+                    "LessThanThreshold", missing="breaching")
 
     @property
     def alarm_arns(self) -> list[str]:
@@ -149,7 +170,8 @@ class Monitoring(Construct):
             ok_actions=actions if missing == "breaching" else None,
         )
 
-    def _sum_alarm(self, name: str, description: str, metrics: Sequence[Metric], period: int, threshold: int) -> None:
+    def _sum_alarm(self, name: str, description: str, metrics: Sequence[Metric], period: int, threshold: int,
+                   label: str = "Bytes scanned") -> None:
         """An alarm on the sum of several metrics (metric math): one series per dimension combination."""
         query = cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
         queries = [query(id=f"m{index}", return_data=False, metric=cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
@@ -159,5 +181,5 @@ class Monitoring(Construct):
             self, f"alarm-{name}", alarm_name=name, alarm_description=description, evaluation_periods=1,
             threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
             alarm_actions=[self.topic.arn],
-            metric_query=[query(id="total", expression="SUM(METRICS())", label="Bytes scanned", return_data=True), *queries],
+            metric_query=[query(id="total", expression="SUM(METRICS())", label=label, return_data=True), *queries],
         )

@@ -27,7 +27,7 @@ _SUBMODULES = (
     "s3_bucket_lifecycle_configuration", "s3_bucket_logging", "s3_bucket_metric", "s3_bucket_object_lock_configuration",
     "s3_bucket_ownership_controls", "s3_bucket_policy",
     "s3_bucket_public_access_block", "s3_bucket_server_side_encryption_configuration",
-    "s3_bucket_versioning", "sns_topic", "sns_topic_policy", "sns_topic_subscription",
+    "s3_bucket_versioning", "scheduler_schedule", "sns_topic", "sns_topic_policy", "sns_topic_subscription",
 )
 
 

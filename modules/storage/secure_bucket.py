@@ -241,6 +241,10 @@ class SecureBucket(Construct):
         Returns the statements added: the grantee's, and the key policy's."""
         return self._grant(grantee, "Read", READ_ACTIONS, prefix, S3_READ_ACTIONS, key_conditions)
 
+    def grant_append(self, grantee: Grantee, prefix: str = "") -> list[Statement]:
+        """Read and write objects below `prefix`, never delete; returns the statements added."""
+        return self._grant(grantee, "Append", READ_ACTIONS + WRITE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
+
     def grant_read_write(self, grantee: Grantee, prefix: str = "") -> list[Statement]:
         """Read, write and delete objects below `prefix` (versions are kept); returns the statements added."""
         return self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)

@@ -71,7 +71,7 @@ def test_data_key_policy_admits_root_s3_cloudtrail_and_the_role(name, stacks):
     role_statements = {sid: s for sid, s in policy.items() if principals(s).get("AWS") == [role_arn_ref(stack)]}
     role = sid_part(env.names.role)
     assert set(role_statements) == {f"S3ServiceUseReadWriteDataBucketFor{role}", f"S3ServiceUseReadWriteResultsBucketFor{role}",
-                                    f"S3ServiceUseReadTrailBucketFor{role}"}
+                                    f"S3ServiceUseReadResultsBucketFor{role}", f"S3ServiceUseReadTrailBucketFor{role}"}
     for sid, statement in role_statements.items():
         assert conditions(statement)[("StringEquals", "kms:ViaService")] == [via_s3], sid
         assert set(statement["actions"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}, sid  # what S3 calls, nothing more
@@ -92,9 +92,11 @@ def test_data_key_cryptography_is_denied_to_all_but_its_grantees_through_s3(name
     root = f"arn:{env.partition}:iam::{env.account_id}:root"
     # With direct Athena, the analysts' group reads the trail logs through S3: its members are callers.
     analysts = (list(env.analyst_user_arns) or [f"arn:{env.partition}:iam::{env.account_id}:user/*"]) if env.analysts_direct_athena else []
-    assert conditions(others) == {("ArnNotLike", "aws:PrincipalArn"): [root, *env.break_glass_arns, role_arn_ref(stack), *analysts],
+    # The compaction's role reads the logs and writes the compact table through S3.
+    grantees = [ref(stack, "aws_iam_role", "compaction_role", "arn"), role_arn_ref(stack), *analysts]
+    assert conditions(others) == {("ArnNotLike", "aws:PrincipalArn"): [root, *env.break_glass_arns, *grantees],
                                   ("BoolIfExists", "aws:PrincipalIsAWSService"): ["false"]}
-    assert conditions(outside_s3) == {("ArnLike", "aws:PrincipalArn"): [role_arn_ref(stack), *analysts],
+    assert conditions(outside_s3) == {("ArnLike", "aws:PrincipalArn"): grantees,
                                       ("StringNotEquals", "kms:ViaService"): [f"s3.{env.region}.{dns_suffix(env.partition)}"]}
     alerting = by_sid(statements(stack, one(stack, "aws_kms_key", "alerting-key")["policy"]))
     assert "DenyUseButGranteesBreakGlassAndRoot" not in alerting  # CloudWatch Logs and alarms use it as services
@@ -344,7 +346,8 @@ def test_cloudtrail_table_uses_partition_projection(name, stacks):
     regions = {"projected": list(env.athena.projected_regions), "home": [env.region]}
     types = dict(definition["columns"])
     tables = {t["name"]: t for t in resources(stack, "aws_glue_catalog_table").values()}
-    assert sorted(tables) == sorted(t["name"] for t in definition["table"]) and "cloudtrail" in tables
+    assert sorted(tables) == sorted([*(t["name"] for t in definition["table"]), definition["compact"]["name"]])
+    assert "cloudtrail" in tables
     location = f"s3://{env.trail_bucket}/AWSLogs/{env.account_id}/CloudTrail/"
     for spec in definition["table"]:
         table = tables[spec["name"]]
@@ -361,6 +364,66 @@ def test_cloudtrail_table_uses_partition_projection(name, stacks):
         assert table["storage_descriptor"]["ser_de_info"]["serialization_library"] == "org.apache.hive.hcatalog.data.JsonSerDe"
     columns = [c["name"] for c in tables["cloudtrail"]["storage_descriptor"]["columns"]]
     assert {"eventtime", "eventsource", "eventname", "useridentity", "resources", "tlsdetails"} <= set(columns)
+
+
+def test_compact_table_is_parquet_in_the_results_bucket_partitioned_by_day_and_category(name, stacks):
+    """The compact table: the record's columns and the raw table's region, Parquet under the results
+    bucket's compact/ prefix, partitioned by day and category, registered by INSERT (no projection);
+    the results bucket keeps query results and compact days for their own times."""
+    env, stack = environment(name), stacks[name]
+    definition = tomllib.loads((ROOT / "definitions/data/cloudtrail_tables.toml").read_text())
+    compact = definition["compact"]
+    table = next(t for t in resources(stack, "aws_glue_catalog_table").values() if t["name"] == compact["name"])
+    columns = [*definition["columns"], *compact["extra_columns"]]
+    assert table["storage_descriptor"]["columns"] == [{"name": n, "type": t} for n, t in columns]
+    assert [k["name"] for k in table["partition_keys"]] == ["day", "category"]
+    assert table["storage_descriptor"]["location"] == f"s3://{env.results_bucket}/compact/{compact['name']}/"
+    assert table["storage_descriptor"]["ser_de_info"]["serialization_library"].endswith("ParquetHiveSerDe")
+    assert "projection.enabled" not in table["parameters"]
+    assert table["parameters"]["parquet.compression"] == compact["compression"]
+    rules = {r["id"]: r for r in one(stack, "aws_s3_bucket_lifecycle_configuration", "results-bucket_lifecycle")["rule"]}
+    assert rules["expire-query-results"]["filter"][0]["prefix"] == "query-results/"
+    assert rules["expire-query-results"]["expiration"][0]["days"] == env.retention.athena_results_days
+    assert rules["expire-compact-table"]["filter"][0]["prefix"] == "compact/"
+    assert rules["expire-compact-table"]["expiration"][0]["days"] == env.retention.compact_table_days >= 91
+
+
+def test_compaction_runs_daily_as_its_own_role_in_its_own_workgroup(name, stacks):
+    """The schedule calls StartQueryExecution with the compaction statement, the scheduled time as
+    its parameters and as the request token; the role is the scheduler's, of this account only,
+    and may append to the compact table but delete nothing; two alarms watch the runs."""
+    env, stack = environment(name), stacks[name]
+    schedule = one(stack, "aws_scheduler_schedule", "compaction_schedule")
+    assert schedule["name"] == env.names.compaction
+    assert schedule["schedule_expression"].startswith("cron(") and schedule["schedule_expression_timezone"] == "UTC"
+    target = schedule["target"]
+    assert target["arn"] == f"arn:{env.partition}:scheduler:::aws-sdk:athena:startQueryExecution"
+    assert target["role_arn"] == ref(stack, "aws_iam_role", "compaction_role", "arn")
+    request = json.loads(target["input"])
+    sql = (ROOT / "definitions/data/compaction.sql").read_text()
+    assert request["QueryString"] == sql and request["WorkGroup"] == env.names.compaction
+    assert request["QueryExecutionContext"] == {"Database": env.names.database}
+    assert request["ExecutionParameters"] == ["'<aws.scheduler.scheduled-time>'"] * sql.count("?") and sql.count("?") == 2
+    assert "<aws.scheduler.scheduled-time>" in request["ClientRequestToken"]
+    workgroup = next(w for w in resources(stack, "aws_athena_workgroup").values() if w["name"] == env.names.compaction)
+    configuration = workgroup["configuration"]
+    assert configuration["enforce_workgroup_configuration"] and configuration["publish_cloudwatch_metrics_enabled"]
+    assert configuration["result_configuration"]["encryption_configuration"]["encryption_option"] == "SSE_KMS"
+
+    trust = statements(stack, one(stack, "aws_iam_role", "compaction_role")["assume_role_policy"])
+    assert [principals(s) for s in trust] == [{"Service": ["scheduler.amazonaws.com"]}]
+    assert conditions(trust[0]) == {("StringEquals", "aws:SourceAccount"): [env.account_id]}
+    allowed = {a for s in statements(stack, one(stack, "aws_iam_role_policy", "compaction_role_policy")["policy"]) for a in s["actions"]}
+    assert {"athena:StartQueryExecution", "glue:BatchCreatePartition", "s3:PutObject", "s3:GetObject"} <= allowed
+    assert not {a for a in allowed if "Delete" in a}, "the compaction deletes nothing"
+
+    alarms = {a["alarm_name"]: a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
+    missing = alarms["CompactionMissing"]
+    assert (missing["period"], missing["treat_missing_data"], missing["comparison_operator"]) == (86400, "breaching", "LessThanThreshold")
+    assert dict(missing["dimensions"]) == {"QueryState": "SUCCEEDED", "QueryType": "DML", "WorkGroup": env.names.compaction}
+    failed = alarms["CompactionFailed"]
+    states = {q["metric"]["dimensions"]["QueryState"] for q in failed["metric_query"] if q.get("metric")}
+    assert states == {"FAILED", "CANCELED"} and failed["threshold"] == 0
 
 
 def test_named_queries_come_from_the_sql_files(name, stacks):
