@@ -101,9 +101,9 @@ class Compaction(Construct):
         grantee.allow("RegisterCompactPartitions", PARTITION_WRITE_ACTIONS,
                       [analytics.catalog_arn, analytics.database_arn, compact_table])
         analytics.trail.grant_read_logs(grantee)
-        # Append only: the compaction never deletes (redoing a failed day is a person's decision).
-        results.grant_append(grantee, prefix=COMPACT_PREFIX)
-        results.grant_read_write(grantee, prefix=COMPACTION_RESULTS_PREFIX)
+        # Append only, the table and the runs' results: the compaction never deletes (redoing a
+        # failed day is a person's decision).
+        results.grant_append(grantee, [COMPACT_PREFIX, COMPACTION_RESULTS_PREFIX])
 
         statement = load_compaction()
         parameters = [f"'{SCHEDULED_TIME}'"] * statement.text.count("?")

@@ -220,8 +220,8 @@ class SecureBucket(Construct):
 
     # --- grants -------------------------------------------------------------------------------
 
-    def _grant(self, grantee: Grantee, verb: str, object_actions: Sequence[str], prefix: str, key_actions: Sequence[str],
-               key_conditions: Conditions | None) -> list[Statement]:
+    def _grant(self, grantee: Grantee, verb: str, object_actions: Sequence[str], prefix: str | Sequence[str],
+               key_actions: Sequence[str], key_conditions: Conditions | None) -> list[Statement]:
         if self._restricted:
             if not grantee.principal_arn:
                 raise ValueError(f"{self.node.path}: {grantee.name} has no principal ARN; this bucket admits named principals only")
@@ -229,7 +229,8 @@ class SecureBucket(Construct):
                 self._authorized.append(grantee.principal_arn)
                 self._update_restriction()
         bucket_sid = sid_part(self.node.id)
-        added = [grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{prefix}*"]),
+        prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
+        added = [grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{p}*" for p in prefixes]),
                  grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])]
         # Only through S3: the grant covers the bucket's objects, not direct use of the key.
         if self.key is not None:
@@ -241,9 +242,9 @@ class SecureBucket(Construct):
         Returns the statements added: the grantee's, and the key policy's."""
         return self._grant(grantee, "Read", READ_ACTIONS, prefix, S3_READ_ACTIONS, key_conditions)
 
-    def grant_append(self, grantee: Grantee, prefix: str = "") -> list[Statement]:
-        """Read and write objects below `prefix`, never delete; returns the statements added."""
-        return self._grant(grantee, "Append", READ_ACTIONS + WRITE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
+    def grant_append(self, grantee: Grantee, prefixes: Sequence[str]) -> list[Statement]:
+        """Read and write objects below each of `prefixes`, never delete; returns the statements added."""
+        return self._grant(grantee, "Append", READ_ACTIONS + WRITE_ACTIONS, prefixes, S3_WRITE_ACTIONS, None)
 
     def grant_read_write(self, grantee: Grantee, prefix: str = "") -> list[Statement]:
         """Read, write and delete objects below `prefix` (versions are kept); returns the statements added."""
