@@ -34,7 +34,7 @@ import gzip
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,31 @@ class Run:
     rows: list[dict[str, Any]]
     partitions: dict[str, set[tuple[str, str]]]  # table: the partitions read
     files: set[Path]
+    scanned: dict[str, int]  # table: the bytes Athena would read (whole log files; Parquet column chunks)
+
+
+def column_paths(select: exp.Select, table: str) -> set[tuple[str, ...]]:
+    """The column paths a SELECT over `table` reads: a column, or a struct field below it
+    (`useridentity.arn` is ("useridentity", "arn")): what a Parquet reader with nested column
+    pruning (Trino's dereference pushdown) fetches."""
+    paths = set()
+    for column in select.find_all(exp.Column):
+        if column.find_ancestor(exp.Select) is not select:
+            continue
+        path = [part for part in (column.table, column.name) if part and part != table]
+        node = column
+        while isinstance(node.parent, exp.Dot) and node.parent.this is node:
+            node = node.parent
+            path.append(node.expression.name)
+        paths.add(tuple(path))
+    return paths
+
+
+def parquet_bytes(path: Path, wanted: set[tuple[str, ...]]) -> int:
+    """The compressed size of the column chunks of `path` below any of the `wanted` paths."""
+    chunks = duckdb.connect().execute(
+        "SELECT path_in_schema, total_compressed_size FROM parquet_metadata(?)", [str(path)]).fetchall()
+    return sum(size for name, size in chunks if any(tuple(name.split(", "))[:len(w)] == w for w in wanted))
 
 
 def conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
@@ -196,12 +221,17 @@ def trino_semantics(tree: exp.Expression) -> exp.Expression:
 
 
 class AthenaStandIn:
-    """DuckDB serving a stack's Glue tables over a folder laid out like the trail bucket."""
+    """DuckDB serving a stack's Glue tables over a folder laid out like the trail bucket, and the
+    compact table over the Parquet files the compaction statement writes (`compact`)."""
 
     def __init__(self, stack: dict, bucket_root: Path, today: dt.date, workdir: Path, schema: Schema = SCHEMA) -> None:
         self.schema, self.root, self.today, self.workdir = schema, bucket_root, today, workdir
         self.tables = {table["name"]: table for table in resources(stack, "aws_glue_catalog_table").values()}
-        self.projections = {name: Projection.of(table, today) for name, table in self.tables.items()}
+        compact = self.tables[schema.compact.name]
+        assert "projection.enabled" not in compact["parameters"], "the compact table's partitions are registered, not projected"
+        self.compact_root = workdir / "compact-table" / compact["storage_descriptor"]["location"].removeprefix("s3://")
+        self.compact_partitions: dict[tuple[str, str], list[Path]] = {}  # (day, category): its files, as registered
+        self.projections = {name: Projection.of(table, today) for name, table in self.tables.items() if name != schema.compact.name}
         self.files = sorted(bucket_root.rglob("*.json.gz"))
         self.partition_names = [name for name, _ in schema.partition_keys]
         self._columns = {table.name: [(name, HiveType.parse(t)) for name, t in table.columns] for table in schema.tables}
@@ -223,51 +253,123 @@ class AthenaStandIn:
             self._lines[(path, table)] = lines
         return self._lines[(path, table)]
 
-    def _selected_partitions(self, connection: duckdb.DuckDBPyConnection, tree: exp.Expression) -> dict[str, set[tuple[str, str]]]:
-        """Per table, the partitions the partition predicates of the SELECTs over it select."""
+    def _candidates(self, table: str) -> tuple[tuple[str, str], list[tuple[str, str]]]:
+        """A table's partition columns, and the partitions Athena knows: projected, or registered."""
+        if table == self.schema.compact.name:
+            names = tuple(name for name, _ in self.schema.compact.partition_keys)
+            return names, sorted(self.compact_partitions)
+        projection = self.projections[table]
+        return tuple(self.partition_names), list(itertools.product(projection.regions, projection.days))
+
+    def _selected_partitions(self, connection: duckdb.DuckDBPyConnection, tree: exp.Expression
+                             ) -> tuple[dict[str, set[tuple[str, str]]], dict[str, set[tuple[str, ...]]]]:
+        """Per table, the partitions the partition predicates of the SELECTs over it select, and
+        the column paths those SELECTs read."""
         selected: dict[str, set[tuple[str, str]]] = {}
+        paths: dict[str, set[tuple[str, ...]]] = {}
         for select in tree.find_all(exp.Select):
             for table in select.find_all(exp.Table):
                 if table.name not in self.tables or table.find_ancestor(exp.Select) is not select:
                     continue
+                names, candidates = self._candidates(table.name)
                 where = select.args.get("where")
                 on_partitions = [c for c in conjuncts(where.this if where else None)
-                                 if not c.find(exp.Select) and (names := {col.name for col in c.find_all(exp.Column)})
-                                 and names <= set(self.partition_names)]
-                days = [c for c in on_partitions if any(col.name == "timestamp" for col in c.find_all(exp.Column))]
+                                 if not c.find(exp.Select) and (found := {col.name for col in c.find_all(exp.Column)})
+                                 and found <= set(names)]
+                days = [c for c in on_partitions if any(col.name in ("timestamp", "day") for col in c.find_all(exp.Column))]
                 assert days, f"a SELECT over {table.name} has no predicate on the day partition: it reads every day"
                 predicate = exp.and_(*on_partitions).transform(
                     lambda node: exp.column(node.name) if isinstance(node, exp.Column) else node)
-                projection = self.projections[table.name]
-                candidates = list(itertools.product(projection.regions, projection.days))
-                connection.execute("CREATE OR REPLACE TEMP TABLE projected AS SELECT unnest($1) AS region, unnest($2) AS timestamp",
-                                   [[r for r, _ in candidates], [d for _, d in candidates]])
-                found = connection.execute(f"SELECT region, timestamp FROM projected WHERE {predicate.sql(dialect='duckdb')}").fetchall()
+                connection.execute(f"CREATE OR REPLACE TEMP TABLE partitions AS SELECT unnest($1) AS {names[0]}, unnest($2) AS {names[1]}",
+                                   [[a for a, _ in candidates], [b for _, b in candidates]])
+                found = connection.execute(f"SELECT {names[0]}, {names[1]} FROM partitions WHERE {predicate.sql(dialect='duckdb')}").fetchall()
                 selected.setdefault(table.name, set()).update(found)
+                paths.setdefault(table.name, set()).update(column_paths(select, table.name) - {(n,) for n in names})
         assert selected, "the query reads no table of the catalog"
-        return selected
+        return selected, paths
 
-    def run(self, sql: str) -> Run:
-        statements_found = sqlglot.parse(sql, read="trino")
-        assert len(statements_found) == 1, "a named query is one statement"
-        assert not statements_found[0].find(exp.CurrentTimestamp, exp.CurrentTime), "only current_date is fixed to the corpus's today"
-        today = exp.cast(exp.Literal.string(self.today.isoformat()), exp.DataType.build("DATE"))
-        tree = trino_semantics(statements_found[0].transform(lambda node: today.copy() if isinstance(node, exp.CurrentDate) else node))
-        connection = duckdb.connect()
-        partitions = self._selected_partitions(connection, tree)
+    def _serve(self, connection: duckdb.DuckDBPyConnection, tree: exp.Expression) -> tuple[
+            dict[str, set[tuple[str, str]]], set[Path], dict[str, int]]:
+        """Register each table the statement reads, with the files of the partitions it selects."""
+        partitions, paths = self._selected_partitions(connection, tree)
         read: set[Path] = set()
+        scanned: dict[str, int] = {}
         for table, wanted in partitions.items():
+            if table == self.schema.compact.name:
+                files = [(path, partition) for partition in sorted(wanted) for path in self.compact_partitions[partition]]
+                read.update(path for path, _ in files)
+                scanned[table] = sum(parquet_bytes(path, paths[table]) for path, _ in files)
+                compact = self.schema.compact
+                columns = ", ".join(f'"{n}" {duckdb_type(HiveType.parse(t))}' for n, t in (*compact.columns, *compact.partition_keys))
+                connection.execute(f"CREATE TABLE {table} ({columns})")
+                for path, (day, category) in files:
+                    connection.execute(f"INSERT INTO {table} BY NAME SELECT *, $1 AS day, $2 AS category FROM read_parquet('{path}', hive_partitioning = false)",
+                                       [day, category])
+                continue
             files = [path for path in self.files if self.projections[table].partition_of(self.key(path)) in wanted]
             read.update(files)
+            scanned[table] = sum(path.stat().st_size for path in files)  # a gzip file is read whole
             served = self.workdir / f"{next(self._runs)}-{table}.ndjson"
             with served.open("w") as out:
                 for path in files:
                     out.writelines(self._rows(path, table))
             types = {name: duckdb_type(HiveType.parse(t)) for name, t in (*self.schema.table(table).columns, *self.schema.partition_keys)}
             connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_json('{served}', format='newline_delimited', columns={types!r})")
+        return partitions, read, scanned
+
+    def _prepare(self, sql: str, parameters: Sequence[str] = ()) -> exp.Expression:
+        statements_found = sqlglot.parse(sql, read="trino")
+        assert len(statements_found) == 1, "one statement"
+        assert not statements_found[0].find(exp.CurrentTimestamp, exp.CurrentTime), "only current_date is fixed to the corpus's today"
+        today = exp.cast(exp.Literal.string(self.today.isoformat()), exp.DataType.build("DATE"))
+        values = iter(parameters)
+
+        def fixed(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.CurrentDate):
+                return today.copy()
+            if isinstance(node, exp.Placeholder):  # Athena's execution parameters, in order
+                return sqlglot.parse_one(next(values), read="trino")
+            return node
+        tree = trino_semantics(statements_found[0].transform(fixed))
+        assert next(values, None) is None, "as many execution parameters as `?`"
+        return tree
+
+    def run(self, sql: str) -> Run:
+        tree = self._prepare(sql)
+        connection = duckdb.connect()
+        partitions, read, scanned = self._serve(connection, tree)
         cursor = connection.execute(tree.sql(dialect="duckdb"))
         columns = [column[0] for column in cursor.description]
-        return Run(columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()], partitions, read)
+        return Run(columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()], partitions, read, scanned)
+
+    def compact(self, sql: str, parameters: Sequence[str]) -> Run:
+        """Run the compaction statement as Athena's INSERT INTO a Hive table does: its SELECT's
+        columns by position into the table's, a Parquet file per partition written, and the new
+        partitions registered at the end."""
+        tree = self._prepare(sql, parameters)
+        assert isinstance(tree, exp.Insert) and tree.this.name == self.schema.compact.name, "an INSERT INTO the compact table"
+        connection = duckdb.connect()
+        partitions, read, scanned = self._serve(connection, tree.expression)
+        compact = self.schema.compact
+        names = [n for n, _ in (*compact.columns, *compact.partition_keys)]
+        connection.execute(f"CREATE TEMP TABLE inserted AS {tree.expression.sql(dialect='duckdb')}")
+        produced = [column[0] for column in connection.execute("SELECT * FROM inserted LIMIT 0").description]
+        assert len(produced) == len(names), f"the SELECT gives {len(produced)} columns; the table has {len(names)}"
+        renamed = ", ".join(f'"{old}" AS "{new}"' for old, new in zip(produced, names, strict=True))
+        connection.execute(f"CREATE TEMP TABLE rows AS SELECT {renamed} FROM inserted")
+        stored = ", ".join(f'"{n}"' for n, _ in compact.columns)
+        written = []
+        for day, category in connection.execute("SELECT DISTINCT day, category FROM rows ORDER BY 1, 2").fetchall():
+            folder = self.compact_root / f"day={day}" / f"category={category}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{next(self._runs):05d}.parquet"
+            connection.execute(f"COPY (SELECT {stored} FROM rows WHERE day = $1 AND category = $2 ORDER BY eventtime, eventid) "
+                               f"TO '{path}' (FORMAT parquet, COMPRESSION {compact.compression.lower()})", [day, category])
+            written.append(((day, category), path))
+        for partition, path in written:
+            self.compact_partitions.setdefault(partition, []).append(path)
+        count = connection.execute("SELECT count(*) FROM rows").fetchone()[0]
+        return Run(["rows"], [{"rows": count}], partitions, read, scanned)
 
 
 # --- the corpus, read back as plain records -------------------------------------------------
@@ -338,9 +440,21 @@ def investigation(request: pytest.FixtureRequest, stacks: dict[str, dict],
     spec = spec_for(env, fixed_key_arn(env), corpus_today(env, CorpusSpec.days))
     root = tmp_path_factory.mktemp(f"{env.name}-trail-bucket")
     files = write_corpus(spec, root)
+    athena = AthenaStandIn(stack, root, spec.today, tmp_path_factory.mktemp(f"{env.name}-duckdb"))
+    # The schedule ran on every day of the corpus but the first, the last time today.
+    for day in sorted({partition_from_layout(path)[1] for path in files})[1:]:
+        athena.compact(*scheduled_compaction(stack, dt.datetime.strptime(day, "%Y/%m/%d").date()))
     return Investigation(env=env, stack=stack, spec=spec, files=files, records=read_records(root, files),
-                         athena=AthenaStandIn(stack, root, spec.today, tmp_path_factory.mktemp(f"{env.name}-duckdb")),
-                         queries=deployed_queries(stack, fixed_key_arn(env)))
+                         athena=athena, queries=deployed_queries(stack, fixed_key_arn(env)))
+
+
+def scheduled_compaction(stack: dict, day: dt.date) -> tuple[str, list[str]]:
+    """The statement and execution parameters the stack's schedule sends Athena on `day`."""
+    schedule = one(stack, "aws_scheduler_schedule", "compaction_schedule")
+    hour, minute = (int(part) for part in schedule["schedule_expression"].removeprefix("cron(").split()[1::-1])
+    scheduled = dt.datetime.combine(day, dt.time(hour, minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    request = json.loads(schedule["target"]["input"])
+    return request["QueryString"], [p.replace("<aws.scheduler.scheduled-time>", scheduled) for p in request["ExecutionParameters"]]
 
 
 # --- what each query must return, from the records ------------------------------------------
@@ -562,22 +676,27 @@ class Expectation:
     table: str
     days: int
     rows: Callable[[Investigation], list[dict]]
+    # The categories it reads from the compact table for the days before yesterday; empty: it
+    # reads the logs only.
+    compacted: tuple[str, ...] = ()
 
 
+MANAGEMENT = ("Management",)
+ALL_CATEGORIES = ("Management", "Data", "Insight", "NetworkActivity")
 EXPECTATIONS = {
     "access_denied_by_principal": Expectation("cloudtrail", 7, expected_access_denied_by_principal),
-    "application_role_sessions": Expectation("cloudtrail", 90, expected_application_role_sessions),
-    "bucket_security_changes": Expectation("cloudtrail", 90, expected_bucket_security_changes),
+    "application_role_sessions": Expectation("cloudtrail", 90, expected_application_role_sessions, MANAGEMENT),
+    "bucket_security_changes": Expectation("cloudtrail", 90, expected_bucket_security_changes, MANAGEMENT),
     "console_signins_without_mfa": Expectation("cloudtrail", 30, expected_console_signins_without_mfa),
     "data_events_per_day": Expectation("home_region_events", 30, expected_data_events_per_day),
-    "data_key_use_by_principal": Expectation("home_region_events", 90, expected_data_key_use_by_principal),
+    "data_key_use_by_principal": Expectation("home_region_events", 90, expected_data_key_use_by_principal, MANAGEMENT),
     "kms_key_management_events": Expectation("cloudtrail", 30, expected_kms_key_management_events),
     "new_regions_and_source_addresses": Expectation("cloudtrail", 30, expected_new_regions_and_source_addresses),
     "object_access_history": Expectation("home_region_events", 30, expected_object_access_history),
     "recent_data_bucket_activity": Expectation("home_region_events", 7, expected_recent_data_bucket_activity),
-    "root_activity": Expectation("cloudtrail", 90, expected_root_activity),
+    "root_activity": Expectation("cloudtrail", 90, expected_root_activity, ALL_CATEGORIES),
     "top_api_callers": Expectation("cloudtrail", 0, expected_top_api_callers),
-    "trail_changes": Expectation("cloudtrail", 90, expected_trail_changes),
+    "trail_changes": Expectation("cloudtrail", 90, expected_trail_changes, MANAGEMENT),
 }
 
 
@@ -588,6 +707,7 @@ def column_problems(sql: str, schema: Schema = SCHEMA) -> list[str]:
     """What the query reads that the definition does not have: tables, columns, struct fields."""
     tree = sqlglot.parse_one(sql, read="trino")
     types = {table.name: {name: HiveType.parse(t) for name, t in (*table.columns, *schema.partition_keys)} for table in schema.tables}
+    types[schema.compact.name] = {name: HiveType.parse(t) for name, t in (*schema.compact.columns, *schema.compact.partition_keys)}
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     if unknown := sorted({t.name for t in tree.find_all(exp.Table)} - set(types) - ctes):
         return [f"unknown tables: {', '.join(unknown)}"]
@@ -614,7 +734,9 @@ def column_problems(sql: str, schema: Schema = SCHEMA) -> list[str]:
             follow(column, types[sources[column.table]][column.name], [column.name])
     for function in tree.find_all(exp.Lambda):
         array = function.parent.this if function.parent else None
-        hive = types[sources[array.table]].get(array.name) if isinstance(array, exp.Column) and array.table in sources else None
+        if not (isinstance(array, exp.Column) and array.table in sources):
+            continue  # an array of a CTE: its own SELECT was checked where it reads the table
+        hive = types[sources[array.table]].get(array.name)
         variables = {variable.name for variable in function.expressions}
         for dot in function.this.find_all(exp.Dot):
             if isinstance(dot.this, exp.Identifier) and dot.this.name in variables:
@@ -724,12 +846,22 @@ def test_each_query_returns_exactly_the_expected_rows(investigation: Investigati
 
 @pytest.mark.parametrize("query", QUERY_NAMES)
 def test_each_query_reads_only_the_days_and_regions_it_needs(investigation: Investigation, query: str):
+    """The logs of the days it looks at (only yesterday's and today's when it reads the compact
+    table), and the compact table's partitions of the days before, in the categories it needs."""
     expectation, run = EXPECTATIONS[query], investigation.run(query)
     projection = investigation.athena.projections[expectation.table]
-    days = {day_string(investigation.today - dt.timedelta(days=n), "/") for n in range(expectation.days + 1)}
+    raw_days = 1 if expectation.compacted else expectation.days
+    days = {day_string(investigation.today - dt.timedelta(days=n), "/") for n in range(raw_days + 1)}
     wanted = {(region, day) for region in TABLE_REGIONS[expectation.table](investigation.env) for day in days if day in projection.days}
-    assert run.partitions == {expectation.table: wanted}
-    assert run.files == {path for path in investigation.files if partition_from_layout(path) in wanted}
+    expected = {expectation.table: wanted}
+    if expectation.compacted:
+        past = {day_string(investigation.today - dt.timedelta(days=n), "-") for n in range(2, expectation.days + 1)}
+        expected[SCHEMA.compact.name] = {(day, category) for day, category in investigation.athena.compact_partitions
+                                         if day in past and category in expectation.compacted}
+        assert expected[SCHEMA.compact.name], f"{query}: the compact table holds none of its days"
+    assert run.partitions == expected
+    raw_files = {path for path in investigation.files if partition_from_layout(path) in wanted}
+    assert {path for path in run.files if path.suffix == ".gz"} == raw_files
 
 
 def partition_from_layout(path: Path) -> tuple[str, str]:
