@@ -31,9 +31,10 @@ from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Statement
 from modules.storage.encryption_key import EncryptionKey
 
-# 01:30 UTC: a log file lands in the folder of its delivery day (UTC), so yesterday's folders are
-# complete after midnight; the half hour leaves room for CloudTrail's delivery delay.
-SCHEDULE_EXPRESSION = "cron(30 1 * * ? *)"
+# 00:05 UTC: a log file lands in the folder of its delivery day (UTC), so yesterday's folders are
+# complete at midnight (a late call is in today's folder). The long investigations read days before
+# today from the compact table: until the run ends, yesterday is missing from them.
+SCHEDULE_EXPRESSION = "cron(5 0 * * ? *)"
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 COMPACTION_RESULTS_PREFIX = f"{RESULTS_PREFIX}compaction/"
 # What Athena does with the caller's permissions for an INSERT INTO a Hive table: read both
@@ -51,7 +52,7 @@ class Compaction(Construct):
     - role_name: the role the schedule runs the statement as (required).
     - schedule_name: the EventBridge Scheduler schedule, in the default group (required).
     - key: the EncryptionKey of the workgroup's results and of the files it writes (required).
-    - schedule_expression: when it runs (default daily at 01:30 UTC).
+    - schedule_expression: when it runs (default daily at 00:05 UTC).
     - bytes_scanned_cutoff: per-run scan limit (default 10 GiB: one day of a busy account's logs).
 
     Exposes `workgroup_name`, `workgroup` (the resource), `role` and `schedule`.

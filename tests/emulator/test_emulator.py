@@ -27,6 +27,7 @@ import json
 import re
 import shutil
 import tomllib
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -227,7 +228,7 @@ def test_object_without_encryption_headers_is_kms_encrypted_and_versioned(dev: D
 BUCKETS = {
     # bucket -> (lifecycle rule ids, versioned)
     "data": ({"abort-incomplete-uploads", "expire-noncurrent-versions"}, True),
-    "results": ({"abort-incomplete-uploads", "expire-query-results"}, False),
+    "results": ({"abort-incomplete-uploads", "expire-query-results", "expire-compact-table"}, False),
     "trail": ({"abort-incomplete-uploads", "age-out-logs"}, True),
 }
 
@@ -303,6 +304,7 @@ def test_lifecycle_rules(dev: Deployment) -> None:
     assert rules["data"]["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == \
         retention.data_noncurrent_version_days
     assert rules["results"]["expire-query-results"]["Expiration"] == {"Days": retention.athena_results_days}
+    assert rules["results"]["expire-compact-table"]["Expiration"] == {"Days": retention.compact_table_days}
     logs = rules["trail"]["age-out-logs"]
     assert logs["Expiration"] == {"Days": retention.trail_logs_expire_days}
     assert logs["NoncurrentVersionExpiration"]["NoncurrentDays"] == retention.trail_noncurrent_version_days
@@ -462,6 +464,28 @@ def test_workgroup_enforces_kms_encrypted_results_in_the_results_bucket(dev: Dep
                                                   "KmsKey": dev.outputs["data_key_arn"]}
     assert results["OutputLocation"].startswith(f"s3://{dev.env.results_bucket}/")
     assert configuration["BytesScannedCutoffPerQuery"] == dev.env.athena.bytes_scanned_cutoff
+
+
+def test_the_compaction_schedule_role_workgroup_and_table_are_applied(dev: Deployment) -> None:
+    """The schedule (its target: StartQueryExecution as the compaction role), the role's trust,
+    the compaction's workgroup and the compact table, read back from the emulator. The emulator
+    runs no schedule and no query: the statement's effect is proven in tests/integration/test_analytics.py."""
+    env = dev.env
+    schedule = dev.client("scheduler").get_schedule(Name=env.names.compaction)
+    assert schedule["State"] == "ENABLED" and schedule["ScheduleExpressionTimezone"] == "UTC"
+    target = schedule["Target"]
+    assert target["Arn"] == f"arn:{env.partition}:scheduler:::aws-sdk:athena:startQueryExecution"
+    role = dev.client("iam").get_role(RoleName=env.names.compaction)["Role"]
+    assert target["RoleArn"] == role["Arn"]
+    assert json.loads(target["Input"])["WorkGroup"] == env.names.compaction
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(urllib.parse.unquote(trust)) if isinstance(trust, str) else trust
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "scheduler.amazonaws.com"}]
+    workgroup = dev.client("athena").get_work_group(WorkGroup=env.names.compaction)["WorkGroup"]
+    assert workgroup["Configuration"]["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    table = dev.client("glue").get_table(DatabaseName=env.names.database, Name="cloudtrail_compact")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["day", "category"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{env.results_bucket}/compact/cloudtrail_compact/"
 
 
 def test_cloudtrail_table_uses_partition_projection(dev: Deployment) -> None:

@@ -531,7 +531,8 @@ def test_same_names_in_different_accounts_are_fine(tmp_path: Path) -> None:
         "a": config(company_prefix="acme-a"),
         "b": config(company_prefix="acme-b", account_id="222222222222"),
     })
-    per_environment = {"compaction", "plan_role", "apply_role", "permissions_boundary", "dashboard", "audit_path_rules"}  # named after the environment
+    # named after the environment
+    per_environment = {"compaction", "plan_role", "apply_role", "permissions_boundary", "dashboard", "audit_path_rules"}
     a, b = (dataclasses.asdict(envs[n].names) for n in ("a", "b"))
     assert {k: v for k, v in a.items() if k not in per_environment} == {k: v for k, v in b.items() if k not in per_environment}
     assert envs["a"].region == envs["b"].region

@@ -1,4 +1,4 @@
--- Who assumed the application role since 90 days ago, one row per caller, ordered by caller: calls, failed calls, calls with MFA, first and last; for the quarterly access review.
+-- Who assumed the application role since 90 days ago, one row per caller, ordered by caller: calls, failed calls, calls with MFA, first and last; for the quarterly access review. Past days are read from the compact table, yesterday once the daily compaction has run (00:05 UTC).
 WITH events AS (
     -- Past days from the compact table: management events only, and only these columns.
     SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS caller,
@@ -6,15 +6,15 @@ WITH events AS (
            eventsource, eventname, requestparameters, errorcode, eventtime
     FROM cloudtrail_compact
     WHERE day >= date_format(current_date - INTERVAL '90' DAY, '%Y-%m-%d')
-      AND day < date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d')
+      AND day < date_format(current_date, '%Y-%m-%d')
       AND category = 'Management'
     UNION ALL
-    -- Yesterday and today from the logs: the compaction copies a day once it is over.
+    -- Today from the logs: the compaction copies a day just after it ends (05 past midnight UTC).
     SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.principalid) AS caller,
            useridentity.sessioncontext.attributes.mfaauthenticated AS mfa_authenticated,
            eventsource, eventname, requestparameters, errorcode, eventtime
     FROM cloudtrail
-    WHERE timestamp >= date_format(current_date - INTERVAL '1' DAY, '%Y/%m/%d')
+    WHERE timestamp = date_format(current_date, '%Y/%m/%d')
 )
 SELECT
     caller,
