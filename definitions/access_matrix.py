@@ -32,6 +32,7 @@ PRINCIPALS = {
     "break-glass": "the first of `break_glass_arns`, with an administrator identity policy",
     "plan-role": "the CI plan role, its own policy",
     "apply-role": "the CI apply role, its own policy",
+    "compaction-role": "the daily compaction's role (`names.compaction`), its own policy and the permissions boundary",
     "github": "a GitHub Actions job, through the account's OIDC provider",
     "trusted-service": "the first service of `trusted_services`",
     "untrusted-service": "an AWS service that assumes roles but is not in `trusted_services`",
@@ -52,6 +53,7 @@ PLACEHOLDERS = {
     "partition": "the environment's partition (`aws`, ...)",
     "account": "the environment's account id", "other_account": "an account that is not the environment's",
     "region": "the environment's region", "env": "the environment's name",
+    "s3_host": "S3's regional endpoint host, as kms:ViaService names it (`s3.<region>.amazonaws.com`)",
     "data_bucket": "the data bucket's ARN", "results_bucket": "the Athena results bucket's ARN",
     "trail_bucket": "the trail bucket's ARN", "access_log_bucket": "the access-log bucket's ARN",
     "data_bucket_name": "the data bucket's name",
@@ -62,6 +64,9 @@ PLACEHOLDERS = {
     "alarm_topic": "the alarm topic's ARN", "audit_path_topic": "the audit-path topic's ARN",
     "audit_path_rule": "the ARN of one of the audit-path EventBridge rules",
     "workgroup": "the Athena workgroup's ARN", "trail_table": "the CloudTrail Glue table's ARN",
+    "compaction_role": "the compaction role's ARN", "compaction_workgroup": "the compaction's Athena workgroup ARN",
+    "compact_table": "the compact table's Glue ARN",
+    "compact_object": "the ARN of a file of the compact table (a day's management partition)",
     "repository": "the GitHub repository (`github.repository`)",
 }
 DECISIONS = ("allow", "deny")

@@ -251,7 +251,8 @@ class PlatformStack(EnvironmentStack):
             projected_regions=env.athena.projected_regions,
         )
         compaction = Compaction(self, "compaction", analytics=analytics, workgroup_name=names.compaction,
-                                role_name=names.compaction, schedule_name=names.compaction, key=data_key)
+                                role_name=names.compaction, schedule_name=names.compaction, key=data_key,
+                                always_admitted=env.break_glass_arns)
         # Two topics, each under the key the other does not use: a path per key (docs/security.md, "Paths of an alert").
         alarm_topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=env.alarm_emails,
                                  moved_from="monitoring")

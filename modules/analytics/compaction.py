@@ -18,6 +18,7 @@ ours runs: Athena does the work, with the role's permissions.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from constructs import Construct
 
@@ -54,13 +55,15 @@ class Compaction(Construct):
     - key: the EncryptionKey of the workgroup's results and of the files it writes (required).
     - schedule_expression: when it runs (default daily at 00:05 UTC).
     - bytes_scanned_cutoff: per-run scan limit (default 10 GiB: one day of a busy account's logs).
+    - always_admitted: principals besides the role that may change the compact table's files:
+      break-glass, to redo a failed day (default none).
 
     Exposes `workgroup_name`, `workgroup` (the resource), `role` and `schedule`.
     """
 
     def __init__(self, scope: Construct, id: str, *, analytics: Analytics, workgroup_name: str, role_name: str,
                  schedule_name: str, key: EncryptionKey, schedule_expression: str = SCHEDULE_EXPRESSION,
-                 bytes_scanned_cutoff: int = 10 * 1024**3) -> None:
+                 bytes_scanned_cutoff: int = 10 * 1024**3, always_admitted: Sequence[str] = ()) -> None:
         super().__init__(scope, id)
         for what, value, check in (("workgroup_name", workgroup_name, naming.workgroup_name_problem),
                                    ("schedule_name", schedule_name, naming.schedule_name_problem),
@@ -105,6 +108,10 @@ class Compaction(Construct):
         # Append only, the table and the runs' results: the compaction never deletes (redoing a
         # failed day is a person's decision).
         results.grant_append(grantee, [COMPACT_PREFIX, COMPACTION_RESULTS_PREFIX])
+        # The long investigations trust the compact copy as they trust the logs: no one else writes
+        # or deletes it, an administrator included (Athena writes with the role's own credentials,
+        # so the request's aws:PrincipalArn is the role's).
+        results.deny_changes("DenyCompactTableChangesButCompaction", COMPACT_PREFIX, [self.role.arn, *always_admitted])
 
         statement = load_compaction()
         parameters = [f"'{SCHEDULED_TIME}'"] * statement.text.count("?")

@@ -260,6 +260,14 @@ class SecureBucket(Construct):
             resources=[f"{self.arn}/{prefix}*"], principals={"*": ["*"]},
             conditions={"ArnNotEquals": {"aws:PrincipalArn": list(except_arns)}}))
 
+    def deny_changes(self, sid: str, prefix: str, except_arns: Sequence[str]) -> None:
+        """Deny writing and deleting objects below `prefix` to all but `except_arns`: what only
+        one writer may change (S3's own lifecycle expiry is not subject to the bucket policy)."""
+        self.policy.add(Statement(
+            sid=sid, effect="Deny", actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+            resources=[f"{self.arn}/{prefix}*"], principals={"*": ["*"]},
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(except_arns)}}))
+
     def log_access_to(self, target: SecureBucket) -> None:
         """Deliver this bucket's S3 server access logs into `target`, below `<this bucket>/`."""
         log_access(self, "access-logging", source=self.resource.id, source_name=self.name, target=target)

@@ -19,6 +19,7 @@ from typing import Any
 
 from definitions.access_matrix import SERVICE_PREFIX, Request
 from definitions.aws_context import AwsContext
+from definitions.cloudtrail_tables import load_schema
 from definitions.paths import ROOT
 from environments.config import Environment
 from operations.policy_lint import REFERENCE, arn_of, rendered
@@ -87,7 +88,7 @@ class AccountModel:
         names, arn = env.names, context.arn
         self.values = {
             "partition": context.partition, "account": self.account, "other_account": OTHER_ACCOUNT, "region": env.region,
-            "env": env.name,
+            "env": env.name, "s3_host": context.service_host("s3"),
             "data_bucket": arn("s3", env.data_bucket), "results_bucket": arn("s3", env.results_bucket),
             "trail_bucket": arn("s3", env.trail_bucket), "access_log_bucket": arn("s3", env.access_log_bucket),
             "data_bucket_name": env.data_bucket,
@@ -101,6 +102,11 @@ class AccountModel:
             "audit_path_rule": arn("events", f"rule/{names.audit_path_rules}-trail-stopped-or-changed"),
             "workgroup": arn("athena", f"workgroup/{names.workgroup}"),
             "trail_table": arn("glue", f"table/{names.database}/cloudtrail"),
+            "compaction_role": self.role_arn(names.compaction),
+            "compaction_workgroup": arn("athena", f"workgroup/{names.compaction}"),
+            "compact_table": arn("glue", f"table/{names.database}/{load_schema().compact.name}"),
+            "compact_object": arn("s3", f"{env.results_bucket}/compact/{load_schema().compact.name}/day=2026-12-03/"
+                                        "category=Management/20261204_000512_00034_abcde_0.zstd.parquet"),
             "repository": env.github.repository,
         }
         self.settings = {
@@ -187,6 +193,8 @@ class AccountModel:
             return Principal(caller=who.removeprefix(SERVICE_PREFIX).format(**self.values), principal_arn=None)
         if who == "application-role":
             return self._role(env.names.role)
+        if who == "compaction-role":
+            return self._role(env.names.compaction)
         if who in ("plan-role", "apply-role"):
             return self._role(env.names.plan_role if who == "plan-role" else env.names.apply_role)
         if who in ("analyst", "unlisted-user"):

@@ -63,7 +63,8 @@ from tests.support import environment, first_environment, rendered_query
 
 ALARMS, SYSTEM_ALARMS = load_alarm_definitions(), load_system_alarms()
 AUDIT_PATH_RULES = load_audit_path_rules()
-OTHER_ALARMS = {"DataKeyUsage", "AuditTrailHeartbeat", "AthenaBytesScanned"}  # not from a filter definition
+# Not from a filter definition.
+OTHER_ALARMS = {"DataKeyUsage", "AuditTrailHeartbeat", "AthenaBytesScanned", "CompactionFailed", "CompactionMissing"}
 QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
@@ -494,7 +495,7 @@ def test_cloudtrail_table_uses_partition_projection(dev: Deployment) -> None:
     glue, definition = dev.client("glue"), tomllib.loads(SCHEMA_FILE.read_text())
     regions = {"projected": list(dev.env.athena.projected_regions), "home": [dev.env.region]}
     listed = {t["Name"] for t in glue.get_tables(DatabaseName=dev.env.names.database)["TableList"]}
-    assert listed == {spec["name"] for spec in definition["table"]}
+    assert listed == {spec["name"] for spec in definition["table"]} | {definition["compact"]["name"]}
     for spec in definition["table"]:
         table = glue.get_table(DatabaseName=dev.env.names.database, Name=spec["name"])["Table"]
         parameters = table["Parameters"]
@@ -646,6 +647,20 @@ def test_usage_alarms_use_the_environments_thresholds(dev: Deployment) -> None:
     workgroups = {d["Value"] for q in queries.values() if "MetricStat" in q
                   for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "WorkGroup"}
     assert workgroups == {dev.outputs["workgroup"]}
+
+
+def test_the_compaction_alarms_watch_its_workgroup(dev: Deployment) -> None:
+    """A failed or cancelled run alarms; so does a day without a successful run (missing data breaches)."""
+    alarms, workgroup = _alarms(dev), dev.env.names.compaction
+    missing = alarms["CompactionMissing"]
+    assert (missing["Namespace"], missing["MetricName"], missing["Statistic"]) == ("AWS/Athena", "TotalExecutionTime", "SampleCount")
+    assert {d["Name"]: d["Value"] for d in missing["Dimensions"]} == {"QueryState": "SUCCEEDED", "QueryType": "DML",
+                                                                       "WorkGroup": workgroup}
+    assert (missing["Period"], missing["TreatMissingData"], missing["Threshold"]) == (86400, "breaching", 1.0)
+    failed = alarms["CompactionFailed"]
+    states = {d["Value"] for q in failed["Metrics"] if "MetricStat" in q
+              for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "QueryState"}
+    assert states == {"FAILED", "CANCELED"} and failed["AlarmActions"] == [dev.outputs["alarm_topic_arn"]]
 
 
 @pytest.mark.parametrize(("topic", "name", "key"), [("alarm_topic_arn", "alarm_topic", "alerting_key_arn"),

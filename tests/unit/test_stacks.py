@@ -417,6 +417,13 @@ def test_compaction_runs_daily_as_its_own_role_in_its_own_workgroup(name, stacks
     assert {"athena:StartQueryExecution", "glue:BatchCreatePartition", "s3:PutObject", "s3:GetObject"} <= allowed
     assert not {a for a in allowed if "Delete" in a}, "the compaction deletes nothing"
 
+    bucket_policy = by_sid(statements(stack, one(stack, "aws_s3_bucket_policy", "results-bucket_bucket-policy")["policy"]))
+    guard = bucket_policy["DenyCompactTableChangesButCompaction"]
+    assert (guard["effect"], guard["resources"]) == ("Deny", [f"arn:{env.partition}:s3:::{env.results_bucket}/compact/*"])
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(guard["actions"])
+    assert conditions(guard) == {("ArnNotEquals", "aws:PrincipalArn"): [ref(stack, "aws_iam_role", "compaction_role", "arn"),
+                                                                        *env.break_glass_arns]}
+
     alarms = {a["alarm_name"]: a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
     missing = alarms["CompactionMissing"]
     assert (missing["period"], missing["treat_missing_data"], missing["comparison_operator"]) == (86400, "breaching", "LessThanThreshold")
