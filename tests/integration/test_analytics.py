@@ -33,6 +33,7 @@ import fnmatch
 import gzip
 import itertools
 import json
+import math
 import random
 import re
 import uuid
@@ -54,7 +55,7 @@ from definitions.errors import ConfigError
 from definitions.naming import dns_suffix
 from definitions.paths import DOCS_DIR
 from definitions.queries import OBJECT_KEY_PLACEHOLDER, PLACEHOLDERS, QUERIES_DIR, load_queries
-from environments.config import Environment
+from environments.config import Environment, Retention
 from tests.fixtures.cloudtrail_corpus import CorpusSpec, log_key, spec_for, write_corpus
 from tests.stack_queries import one, ref, resources, statements
 from tests.support import ENV_NAMES, environment
@@ -1241,20 +1242,38 @@ def megabytes(value: float) -> str:
     return f"{value / 1e6:,.0f} MB" if value >= 1e7 else f"{value / 1e6:,.1f} MB"
 
 
+def dollars(value: float) -> str:
+    """Two significant digits, never in exponent notation."""
+    return f"${value:.{max(2, 1 - math.floor(math.log10(value)))}f}"
+
+
+# List prices (us-east-1): Athena bills scanned bytes, S3 Standard stores by the GB-month.
+ATHENA_PER_BYTE = 5 / 1e12
+ATHENA_MINIMUM = 10 * 1e6  # bytes billed at least, per query
+STORAGE_PER_GB_MONTH = 0.023
+KEPT_DAYS = next(f for f in dataclasses.fields(Retention) if f.name == "compact_table_days").metadata["default"]
+
+
 def cost_table(cost: DayCost) -> str:
     """The cost table of docs/investigations.md, from one day's measured bytes per event."""
     volumes = " | ".join(f"{n:,} events a day" for n in STATED_EVENTS_PER_DAY)
     lines = [f"| | {volumes} |", "| --- |" + " --- |" * len(STATED_EVENTS_PER_DAY)]
     lines.append("| log files, a day | " + " | ".join(megabytes(n * cost.raw_per_event) for n in STATED_EVENTS_PER_DAY) + " |")
     lines.append("| compaction, a day (reads one day of logs) | "
-                 + " | ".join(megabytes(n * cost.raw_per_event) for n in STATED_EVENTS_PER_DAY) + " |")
-    lines.append("| compact table, stored a day | "
+                 + " | ".join(f"{megabytes(n * cost.raw_per_event)}, "
+                              f"{dollars(max(n * cost.raw_per_event, ATHENA_MINIMUM) * ATHENA_PER_BYTE)}"
+                              for n in STATED_EVENTS_PER_DAY) + " |")
+    lines.append("| compact table, written a day | "
                  + " | ".join(megabytes(n * cost.compact_per_event) for n in STATED_EVENTS_PER_DAY) + " |")
+    lines.append(f"| compact table, {KEPT_DAYS} days kept, a month | "
+                 + " | ".join(dollars(n * cost.compact_per_event * KEPT_DAYS / 1e9 * STORAGE_PER_GB_MONTH)
+                              for n in STATED_EVENTS_PER_DAY) + " |")
     for query in sorted(cost.query_per_event):
         cells = []
         for n in STATED_EVENTS_PER_DAY:
             with_compact, raw = cost.scan(query, n)
-            cells.append(f"{megabytes(with_compact)} ({with_compact / raw:.1%} of {megabytes(raw)})")
+            cells.append(f"{megabytes(with_compact)}, {dollars(with_compact * ATHENA_PER_BYTE)} "
+                         f"({with_compact / raw:.1%} of {megabytes(raw)})")
         lines.append(f"| `{query}`, 90 days | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -1270,4 +1289,4 @@ def test_the_cost_table_of_the_document_is_what_the_corpus_measures(day_cost: Da
         return [float(n.replace(",", "")) for line in table.splitlines()[2:] for n in number.findall(line.split("|", 2)[2])]
     assert documented.count("\n") == measured.count("\n") and len(figures(documented)) == len(figures(measured)), measured
     for doc, now in zip(figures(documented), figures(measured), strict=True):
-        assert abs(doc - now) <= 0.1 * max(abs(now), 0.1), f"documented {doc}, measured {now}:\n{measured}"
+        assert abs(doc - now) <= 0.1 * abs(now), f"documented {doc}, measured {now}:\n{measured}"
