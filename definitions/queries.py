@@ -48,6 +48,16 @@ class QueryTemplate:
     def placeholders(self) -> set[str]:
         return set(PLACEHOLDER.findall(self.text))
 
+    @property
+    def one_line(self) -> str:
+        """The statement on one line, its `--` comment lines left out: text that JSON carries
+        without an escape (cdktf's HCL output drops the backslash of a JSON escape)."""
+        lines = [line.strip() for line in self.text.splitlines()]
+        code = [line for line in lines if line and not line.startswith("--")]
+        if any("--" in line or '"' in line or "\\" in line for line in code):
+            raise ValueError(f"{self.name}.sql: a comment after code, a double quote or a backslash cannot go on one line")
+        return " ".join(code)
+
     def render(self, values: Mapping[str, str]) -> str:
         """The query for one environment; ValueError when a placeholder has no value."""
         if missing := sorted(self.placeholders - set(values)):

@@ -118,7 +118,7 @@ class Compaction(Construct):
         request = {
             "ClientRequestToken": f"compaction-{SCHEDULED_TIME}",
             "QueryExecutionContext": {"Database": analytics.database_name},
-            "QueryString": statement.text,
+            "QueryString": statement.one_line,
             "WorkGroup": workgroup_name,
             "ExecutionParameters": parameters,
         }

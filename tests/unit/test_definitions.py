@@ -16,6 +16,7 @@ from definitions.alarm_definitions import (
 )
 from definitions.audit_path_rules import load_audit_path_rules
 from definitions.errors import ConfigError
+from definitions.queries import QueryTemplate, load_compaction
 
 GOOD = '''[[alarm]]
 name = "RootAccountUsage"
@@ -127,3 +128,16 @@ def test_a_bad_audit_path_rule_names_the_file_the_rule_and_the_key(tmp_path: Pat
     name = "Key Disabled" if new == '"Key Disabled"' else "key-disabled"
     found = problems(write(tmp_path, RULE.replace(old, new), "audit_path_rules.toml"), load_audit_path_rules)
     assert found == [f"data/audit_path_rules.toml: {name}.{line}"]
+
+
+def test_the_compaction_statement_goes_on_one_line_without_its_comments():
+    statement = load_compaction()
+    assert statement.one_line.startswith("INSERT INTO ") and "\n" not in statement.one_line and "--" not in statement.one_line
+    assert statement.one_line.count("?") == statement.text.count("?") == 2
+
+
+@pytest.mark.parametrize("line", ["SELECT 1 -- a trailing comment", "SELECT 'a\\\\b'"])
+def test_what_one_line_cannot_carry_is_refused(line: str):
+    template = QueryTemplate(name="example", description="an example", text=f"-- an example\n{line}\n")
+    with pytest.raises(ValueError, match="example.sql: a comment after code"):
+        template.one_line
