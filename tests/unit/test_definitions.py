@@ -140,4 +140,4 @@ def test_the_compaction_statement_goes_on_one_line_without_its_comments():
 def test_what_one_line_cannot_carry_is_refused(line: str):
     template = QueryTemplate(name="example", description="an example", text=f"-- an example\n{line}\n")
     with pytest.raises(ValueError, match="example.sql: a comment after code"):
-        template.one_line
+        _ = template.one_line
