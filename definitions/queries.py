@@ -14,6 +14,7 @@ one environment. No cdktf imports.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import re
 from collections.abc import Mapping
@@ -36,6 +37,11 @@ PLACEHOLDERS = {
 }
 OBJECT_KEY_PLACEHOLDER = "OBJECT-KEY-TO-INVESTIGATE"
 COMPACTION_FILE = DATA_DIR / "compaction.sql"
+# When the compaction runs each day (UTC): a log file lands in the folder of its delivery day, so
+# yesterday's folders are complete at midnight (a late call is in today's folder). The long
+# investigations read days before today from the compact table: until the run ends, yesterday is
+# missing from them.
+COMPACTION_TIME = datetime.time(0, 5)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from definitions.audit_path_rules import load_audit_path_rules
 from definitions.aws_context import AwsContext
+from definitions.cloudtrail_tables import load_schema
+from definitions.queries import COMPACTION_TIME
 from environments.config import Environment
 from operations.emulator import bucket_policy_lifted
 
@@ -92,6 +94,7 @@ class Verifier:
             ("latest digest file has a valid signature", self.digest_valid, False),
             ("trail's log group receives events", self.log_group_events, False),
             ("sample Athena query succeeds; its result is SSE-KMS with the data key", self.athena_query, False),
+            ("the daily compaction copied yesterday into the compact table", self.compaction_ran, False),
             ("alert topic subscriptions are confirmed", self.subscriptions_confirmed, False),
             ("audit-path rule delivers a test event to its topic", self.audit_path_delivers, False),
         ]
@@ -242,6 +245,25 @@ class Verifier:
             raise CheckFailed(f"result {location} stored as {head.get('ServerSideEncryption')} with {head.get('SSEKMSKeyId')}")
         return f"{execution_id} succeeded; s3://{location} is aws:kms with the data key"
 
+    def compaction_ran(self) -> str:
+        """Yesterday's management partition in the compact table: the schedule's run after midnight
+        registered it (every account's trail logs management events every day)."""
+        glue, database = self.client("glue"), self.env.names.database
+        table = load_schema().compact.name
+        yesterday = (_now() - datetime.timedelta(days=1)).date()
+        created = glue.get_table(DatabaseName=database, Name=table)["Table"]["CreateTime"]
+        first_run = datetime.datetime.combine(_now().date(), COMPACTION_TIME, datetime.UTC)
+        if created > first_run:
+            return f"n/a: {table} was created after today's run ({first_run:%H:%M} UTC): check again tomorrow"
+        try:
+            glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=[yesterday.isoformat(), "Management"])
+        except ClientError as err:
+            if err.response["Error"].get("Code") != "EntityNotFoundException":
+                raise
+            raise CheckFailed(f"{table} has no partition day={yesterday}/category=Management: see the runs of workgroup "
+                              f"{self.env.names.compaction} and the alarms CompactionFailed, CompactionMissing") from err
+        return f"{table} holds day={yesterday}"
+
     def subscriptions_confirmed(self) -> str:
         """Both topics (the alarm topic and the audit-path topic): CIS counts an alarm only when its
         topic has a confirmed subscriber."""
@@ -301,6 +323,7 @@ _WHY_NOT_ON_EMULATOR = {
     "log_group_events": "moto delivers no CloudTrail events to CloudWatch Logs",
     "athena_query": "moto reports Athena queries as succeeded without running them",
     "subscriptions_confirmed": "moto confirms every subscription itself",
+    "compaction_ran": "moto runs no schedule and no query",
     "audit_path_delivers": "moto hands no CloudTrail event to EventBridge and publishes no EventBridge metrics",
 }
 

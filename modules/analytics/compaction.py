@@ -24,7 +24,7 @@ from constructs import Construct
 
 from definitions import naming
 from definitions.aws_context import AwsContext
-from definitions.queries import load_compaction
+from definitions.queries import COMPACTION_TIME, load_compaction
 from modules.analytics.athena import COMPACT_PREFIX, ENGINE_VERSION, RESULTS_PREFIX, TABLE_NAME, Analytics
 from modules.foundation.bindings import athena_workgroup, scheduler_schedule
 from modules.foundation.iam import Role
@@ -32,10 +32,7 @@ from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Statement
 from modules.storage.encryption_key import EncryptionKey
 
-# 00:05 UTC: a log file lands in the folder of its delivery day (UTC), so yesterday's folders are
-# complete at midnight (a late call is in today's folder). The long investigations read days before
-# today from the compact table: until the run ends, yesterday is missing from them.
-SCHEDULE_EXPRESSION = "cron(5 0 * * ? *)"
+SCHEDULE_EXPRESSION = f"cron({COMPACTION_TIME.minute} {COMPACTION_TIME.hour} * * ? *)"  # daily, UTC
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 COMPACTION_RESULTS_PREFIX = f"{RESULTS_PREFIX}compaction/"
 # What Athena does with the caller's permissions for an INSERT INTO a Hive table: read both
@@ -116,7 +113,7 @@ class Compaction(Construct):
         statement = load_compaction()
         parameters = [f"'{SCHEDULED_TIME}'"] * statement.text.count("?")
         request = {
-            "ClientRequestToken": f"compaction-{SCHEDULED_TIME}",
+            "ClientRequestToken": f"cloudtrail-compaction-{SCHEDULED_TIME}",
             "QueryExecutionContext": {"Database": analytics.database_name},
             "QueryString": statement.one_line,
             "WorkGroup": workgroup_name,

@@ -100,3 +100,40 @@ def test_the_audit_path_check_passes_on_a_clean_invocation_and_fails_on_none(aud
         verifier.audit_path_delivers(wait=datetime.timedelta(0), poll_seconds=0)
     _rule_metric(session, env, "Invocations", 1)
     assert verifier.audit_path_delivers(wait=datetime.timedelta(0), poll_seconds=0).endswith("1 invocations since the test event, none failed")
+
+
+# --- the daily compaction, against the Glue catalog (moto, in process) -------------------------
+
+
+@pytest.fixture
+def compact_catalog():
+    from moto import mock_aws  # noqa: PLC0415 - only these tests use the in-process emulator
+
+    env = ENVIRONMENTS[0]
+    with mock_aws():
+        session = boto3.Session(region_name=env.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+        glue = session.client("glue", region_name=env.region)
+        glue.create_database(DatabaseInput={"Name": env.names.database})
+        glue.create_table(DatabaseName=env.names.database, TableInput={
+            "Name": "cloudtrail_compact", "PartitionKeys": [{"Name": "day", "Type": "string"}, {"Name": "category", "Type": "string"}]})
+        yield env, session, glue
+
+
+def test_the_compaction_check_fails_without_yesterdays_partition_and_passes_with_it(compact_catalog, monkeypatch):
+    env, session, glue = compact_catalog
+    verifier = Verifier(env, session=session)
+    # The table was made before today's run: a day later, yesterday's partition must be there.
+    monkeypatch.setattr("operations.verify._now", lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1))
+    yesterday = (datetime.datetime.now(datetime.UTC)).date().isoformat()
+    with pytest.raises(CheckFailed, match=f"no partition day={yesterday}/category=Management: see the runs of workgroup"):
+        verifier.compaction_ran()
+    glue.create_partition(DatabaseName=env.names.database, TableName="cloudtrail_compact",
+                          PartitionInput={"Values": [yesterday, "Management"]})
+    assert verifier.compaction_ran() == f"cloudtrail_compact holds day={yesterday}"
+
+
+def test_the_compaction_check_waits_a_day_for_a_new_table(compact_catalog, monkeypatch):
+    env, session, _ = compact_catalog
+    monkeypatch.setattr("operations.verify._now", lambda: datetime.datetime.combine(
+        datetime.datetime.now(datetime.UTC).date(), datetime.time(0, 0), datetime.UTC))
+    assert Verifier(env, session=session).compaction_ran().startswith("n/a: cloudtrail_compact was created after today's run")
