@@ -406,7 +406,9 @@ def test_compaction_runs_daily_as_its_own_role_in_its_own_workgroup(name, stacks
     assert request["QueryString"] == " ".join(code) and request["WorkGroup"] == env.names.compaction
     assert request["QueryExecutionContext"] == {"Database": env.names.database}
     assert request["ExecutionParameters"] == ["'<aws.scheduler.scheduled-time>'"] * sql.count("?") and sql.count("?") == 2
-    assert "<aws.scheduler.scheduled-time>" in request["ClientRequestToken"]
+    # Athena API reference, StartQueryExecution: ClientRequestToken is 32 to 128 characters.
+    token = request["ClientRequestToken"].replace("<aws.scheduler.scheduled-time>", "2026-12-04T00:05:00Z")
+    assert token != request["ClientRequestToken"] and 32 <= len(token) <= 128
     workgroup = next(w for w in resources(stack, "aws_athena_workgroup").values() if w["name"] == env.names.compaction)
     configuration = workgroup["configuration"]
     assert configuration["enforce_workgroup_configuration"] and configuration["publish_cloudwatch_metrics_enabled"]
