@@ -12,6 +12,7 @@ run outside the cdktf CLI, the stacks are synthesized into a staging folder that
 Environment variables:
   PLATFORM_ENVIRONMENTS  folder of environment files (default: environments/ beside this file)
   PLATFORM_ONLY          comma-separated environment names to synthesize (default: all)
+  PLATFORM_ORGANIZATION  the organization's topology (default: organization.toml beside this file; optional)
   CDKTF_OUTDIR           set by the cdktf CLI; otherwise cdktf.out/ beside this file
 """
 
@@ -25,8 +26,9 @@ from pathlib import Path
 
 from definitions.content import validate_content
 from definitions.errors import ConfigError
-from definitions.paths import ROOT, SYNTH_OUT, environments_dir
+from definitions.paths import ROOT, SYNTH_OUT, environments_dir, organization_file
 from environments.config import load_environments
+from environments.organization import load_organization
 
 # What cdktf says when a rule or a construct's own check fails the synth.
 SYNTH_REFUSALS = ("Encountered Annotations", "Validation failed")
@@ -42,6 +44,7 @@ def main() -> int:
         problems += err.problems
     try:
         envs = load_environments(environments_dir(), only)
+        load_organization(organization_file(), load_environments(environments_dir()))
     except ConfigError as err:
         problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
     if problems:

@@ -16,6 +16,7 @@ from pathlib import Path
 from definitions import access_matrix
 from definitions.paths import DOCS_DIR, relative
 from definitions.queries import load_queries
+from environments import organization
 from environments.config import markdown_table
 
 
@@ -28,6 +29,7 @@ def query_table() -> str:
 # Each generated table: the document that holds it, and what writes it.
 TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "keys": (DOCS_DIR / "configuration.md", markdown_table),
+    "organization-keys": (DOCS_DIR / "configuration.md", organization.markdown_table),
     "queries": (DOCS_DIR / "investigations.md", query_table),
     "access-matrix": (DOCS_DIR / "security.md", access_matrix.markdown_table),
 }

@@ -23,6 +23,11 @@ PROVIDER_LOCK_FILE = ROOT / ".terraform.lock.hcl"
 SOURCE = ("main.py", "cli", "operations", "stacks", "rule_pack", "modules", "environments", "definitions")
 
 
+def organization_file() -> Path:
+    """The organization's topology: PLATFORM_ORGANIZATION, or organization.toml at the root."""
+    return Path(os.environ.get("PLATFORM_ORGANIZATION", ROOT / "organization.toml"))
+
+
 def environments_dir() -> Path:
     """The environment files' folder: PLATFORM_ENVIRONMENTS, or environments/ at the root."""
     return Path(os.environ.get("PLATFORM_ENVIRONMENTS", DEFAULT_ENVIRONMENTS_DIR))

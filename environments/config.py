@@ -370,7 +370,7 @@ def _keys(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
 _CHECKED_AS = {tuple: tuple[str, ...]}
 
 
-def _read(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, top: dict[str, Any],
+def read_keys(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, top: dict[str, Any],
           problems: list[str]) -> dict[str, Any]:
     """Type-check, check and default the keys of `cls` in `table`; record problems; return the
     values read ({key: value}, sections as nested dicts). `top` holds the top-level values read
@@ -387,7 +387,7 @@ def _read(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, t
             if not isinstance(section, dict):
                 problems.append(f"{where}: {label}: must be a table")
                 section = {}
-            out[field.name] = _read(kind, section, env, where, f"{label}.", out, problems)
+            out[field.name] = read_keys(kind, section, env, where, f"{label}.", out, problems)
         elif field.name in table:
             value = table[field.name]
             if (problem := type_problem(value, _CHECKED_AS.get(kind, kind))) or meta["check"] and (problem := meta["check"](value)):
@@ -404,8 +404,8 @@ def _read(cls: type, table: dict[str, Any], env: str, where: str, prefix: str, t
     return out
 
 
-def _build(cls: type, values: dict[str, Any], **internal_values: Any) -> Any:
-    return cls(**internal_values, **{field.name: _build(kind, values[field.name]) if dataclasses.is_dataclass(kind)
+def build_typed(cls: type, values: dict[str, Any], **internal_values: Any) -> Any:
+    return cls(**internal_values, **{field.name: build_typed(kind, values[field.name]) if dataclasses.is_dataclass(kind)
                                      else values[field.name] for field, kind in _keys(cls)})
 
 
@@ -415,12 +415,12 @@ def _parse(path: Path, where: str) -> tuple[Environment | None, list[str]]:
         raw = load_toml(path, where)
     except ConfigError as err:
         return None, err.problems
-    values = _read(Environment, raw, path.stem, where, "", {}, problems)
+    values = read_keys(Environment, raw, path.stem, where, "", {}, problems)
     for cross_check in CROSS_CHECKS:
         problems += [f"{where}: {key}: {problem}" for key, problem in cross_check(values)]
     if problems:
         return None, problems
-    return _build(Environment, values, name=path.stem, source=where), []
+    return build_typed(Environment, values, name=path.stem, source=where), []
 
 
 def _collisions(envs: list[Environment]) -> list[str]:
@@ -507,9 +507,11 @@ def _rows(cls: type, prefix: str = "") -> Iterator[str]:
         yield f"| `{prefix}{field.name}` | {type_name} | {default} | {meta['doc']} |"
 
 
-def markdown_table() -> str:
-    """The table of keys in docs/configuration.md, generated from the declarations above."""
-    return "\n".join(["| key | type | default | meaning |", "| --- | --- | --- | --- |", *_rows(Environment)])
+def markdown_table(*sections: tuple[type, str]) -> str:
+    """The table of keys in docs/configuration.md, generated from the declarations above: those of
+    an environment file, or of `sections` ((dataclass, key prefix) each)."""
+    rows = [row for cls, prefix in sections or ((Environment, ""),) for row in _rows(cls, prefix)]
+    return "\n".join(["| key | type | default | meaning |", "| --- | --- | --- | --- |", *rows])
 
 
 if __name__ == "__main__":

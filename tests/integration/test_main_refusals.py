@@ -212,3 +212,20 @@ def test_main_reports_a_broken_rule_and_writes_nothing(tmp_path: Path):
     assert "[SecureBucketsOnly]" in result.stderr and "/rogue]" in result.stderr
     assert (sorted(p.name for p in repo_out.iterdir()) if repo_out.is_dir() else None) == before
     assert not list(ROOT.glob(".cdktf.out.*")), "staging folder left behind"
+
+
+def test_main_refuses_an_organization_the_environments_are_not_in(tmp_path: Path, out_dir: Path, monkeypatch) -> None:
+    """The topology is read with the environments: an account outside it ends the synth like a bad key."""
+    env_dir = copy_real_environments(tmp_path)
+    organization = tmp_path / "organization.toml"
+    organization.write_text('[organization]\nid = "o-a1b2c3d4e5"\nmanagement_account = "999999999991"\n'
+                            'home_region = "eu-west-1"\nlog_archive_account = "999999999992"\n'
+                            'security_account = "999999999993"\ntrail = "existing"\n')
+    monkeypatch.setenv("PLATFORM_ORGANIZATION", str(organization))
+    before = snapshot(out_dir)
+    result = run_main(env_dir, out_dir)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(ENV_NAMES) and "Traceback" not in result.stderr
+    assert all(line.startswith(f"{organization}: member: envs/") and line.endswith("is not in the topology") for line in lines), lines
+    assert snapshot(out_dir) == before

@@ -1,0 +1,162 @@
+"""The AWS Organization the environments belong to: the optional `organization.toml` at the
+repository root (`PLATFORM_ORGANIZATION` names another file). Without it nothing changes.
+
+Read with the environment files' rules (`environments/config.py`): keys declared once with their
+type, default and check; every problem reported at once, one line each (`FILE: KEY: PROBLEM`),
+exit status 2 from every command, nothing written. Besides each key's own check, the file must
+agree with itself and with the environment files:
+
+- no account twice among the members, and no member that is the management account;
+- the log-archive account and every CloudTrail delegated administrator differ from the management
+  account; at most three delegated administrators (CloudTrail's limit); `trail_deployer =
+  "delegated_admin"` needs one;
+- every environment's account is in the topology, and a member's `environments` name environment
+  files whose account is that member;
+- with `trail = "managed"` the organization trail records every account's management events, and an
+  environment's own trail records them too: a second copy, billed at $2 per 100,000 events, refused
+  unless `accept_duplicate_management_events = true`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from definitions import naming
+from definitions.errors import ConfigError
+from definitions.paths import relative
+from definitions.typed_toml import load_toml
+from environments import config
+from environments.config import Environment, build_typed, read_keys, setting
+
+TRAIL_OWNERS = ("managed", "existing")
+TRAIL_DEPLOYERS = ("management", "delegated_admin")
+MAX_DELEGATED_ADMINS = 3  # CloudTrail user guide, "Organization delegated administrator"
+
+organization_id_problem = naming.pattern(r"o-[a-z0-9]{10,32}", "must be o- and 10 to 32 lowercase letters or digits")
+
+
+def _one_of(choices: Sequence[str]) -> Any:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganizationSettings:
+    id: str = setting("The organization's id (`o-` and 10 to 32 lowercase letters or digits).",
+                      check=organization_id_problem)
+    management_account: str = setting("The management account (12 digits).", check=naming.account_id_problem)
+    home_region: str = setting("The organization's home region (its trail's).",
+                               check=naming.region_problem)
+    trail: str = setting("`managed`: the organization trail is managed with this project; `existing`: another system "
+                         "owns it.", "managed", check=_one_of(TRAIL_OWNERS))
+    trail_deployer: str = setting("Who creates the organization trail: the management account, or a CloudTrail "
+                                  "delegated administrator.", "management", check=_one_of(TRAIL_DEPLOYERS))
+    cloudtrail_delegated_admins: tuple[str, ...] = setting(
+        "Accounts registered as CloudTrail delegated administrators (at most 3, never the management account).", (),
+        check=naming.each(naming.account_id_problem))
+    log_archive_account: str = setting("The log-archive account (the organization trail's bucket).",
+                                       check=naming.account_id_problem)
+    security_account: str = setting("The security-tooling account.", check=naming.account_id_problem)
+    accept_duplicate_management_events: bool = setting(
+        "Let environments keep their own trail of management events beside the organization trail (a paid "
+        "second copy).", False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    id: str = setting("The member account (12 digits).", check=naming.account_id_problem)
+    name: str = setting("A name for people (`payments-prod`).", check=naming.pattern(r"[a-z0-9][a-z0-9-]{0,62}",
+                                                                                   "must be lowercase letters, digits or '-'"))
+    environments: tuple[str, ...] = setting("Environment files whose account this is.", ())
+
+
+@dataclasses.dataclass(frozen=True)
+class Organization:
+    settings: OrganizationSettings
+    members: tuple[Member, ...]
+    source: str
+
+    @property
+    def accounts(self) -> set[str]:
+        """Every account the topology names."""
+        s = self.settings
+        return {s.management_account, s.log_archive_account, s.security_account, *s.cloudtrail_delegated_admins,
+                *(member.id for member in self.members)}
+
+
+def _topology_problems(settings: dict[str, Any], members: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    management = settings.get("management_account")
+    admins = settings.get("cloudtrail_delegated_admins", ())
+    if management and settings.get("log_archive_account") == management:
+        yield "organization.log_archive_account", "must not be the management account"
+    if management in admins:
+        yield "organization.cloudtrail_delegated_admins", "must not name the management account"
+    if len(admins) > MAX_DELEGATED_ADMINS:
+        yield "organization.cloudtrail_delegated_admins", f"at most {MAX_DELEGATED_ADMINS}, got {len(admins)}"
+    if settings.get("trail_deployer") == "delegated_admin" and not admins:
+        yield "organization.trail_deployer", "is delegated_admin, but cloudtrail_delegated_admins is empty"
+    seen: dict[str, str] = {}
+    for index, member in enumerate(members):
+        account = member.get("id")
+        if account is None:
+            continue
+        if account == management:
+            yield f"member[{index}].id", f"{account} is the management account"
+        elif account in seen:
+            yield f"member[{index}].id", f"{account} is also {seen[account]}"
+        seen.setdefault(account, f"member[{index}]")
+
+
+def _environment_problems(org: Organization, envs: Sequence[Environment]) -> Iterator[tuple[str, str]]:
+    by_name = {env.name: env for env in envs}
+    for index, member in enumerate(org.members):
+        for name in member.environments:
+            env = by_name.get(name)
+            if env is None:
+                yield f"member[{index}].environments", f"no environment file {name}.toml; have {', '.join(sorted(by_name))}"
+            elif env.account_id != member.id:
+                yield f"member[{index}].environments", f"{env.source} is account {env.account_id}, not {member.id}"
+    for env in envs:
+        if env.account_id not in org.accounts:
+            yield "member", f"{env.source}: account {env.account_id} is not in the topology"
+    # Every environment's own trail records management events (modules/audit/audit_trail.py).
+    if org.settings.trail == "managed" and not org.settings.accept_duplicate_management_events and envs:
+        yield "organization.accept_duplicate_management_events", (
+            f"the organization trail records every account's management events, and the trails of "
+            f"{', '.join(sorted(by_name))} record them again ($2 per 100,000 events): set it to true to pay for the copy")
+
+
+def markdown_table() -> str:
+    """The keys of organization.toml, for docs/configuration.md."""
+    return config.markdown_table((OrganizationSettings, "organization."), (Member, "member."))
+
+
+def load_organization(path: Path, envs: Sequence[Environment]) -> Organization | None:
+    """The topology of `path`, checked against every environment; None when there is no such file.
+    ConfigError lists every problem."""
+    if not path.exists():
+        return None
+    where = relative(path)
+    raw = load_toml(path, where)
+    problems: list[str] = []
+    for unknown in sorted(set(raw) - {"organization", "member"}):
+        problems.append(f"{where}: {unknown}: unknown key")
+    table = raw.get("organization")
+    if not isinstance(table, dict):
+        problems.append(f"{where}: organization: missing required table")
+        table = {}
+    settings = read_keys(OrganizationSettings, table, "organization", where, "organization.", {}, problems)
+    entries = raw.get("member", [])
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        problems.append(f"{where}: member: must be an array of tables ([[member]])")
+        entries = []
+    members = [read_keys(Member, entry, "member", where, f"member[{index}].", {}, problems) for index, entry in enumerate(entries)]
+    problems += [f"{where}: {key}: {problem}" for key, problem in _topology_problems(settings, members)]
+    if problems:
+        raise ConfigError(problems)
+    org = Organization(build_typed(OrganizationSettings, settings), tuple(build_typed(Member, m) for m in members), where)
+    if found := [f"{where}: {key}: {problem}" for key, problem in _environment_problems(org, envs)]:
+        raise ConfigError(found)
+    return org
