@@ -72,7 +72,7 @@ def diff_stack(name: str, base: Mapping[str, Any], head: Mapping[str, Any]) -> t
     changes = [ResourceChange(name, a, ("delete",), before=b, path=_path(b), moved_to=renames.get(a, "")) for a, b in removed.items()]
     changes += [ResourceChange(name, a, ("create",), after=b, path=_path(b)) for a, b in added.items() if a not in renames.values()]
     forcing = replacement_attributes()
-    for address in before.keys() & after.keys():
+    for address in sorted(before.keys() & after.keys()):
         attributes = changed_paths(before[address], after[address])
         if attributes:
             rtype = address.split(".")[0]
@@ -93,7 +93,7 @@ def _policy_changes(name: str, base: Mapping[str, Any], head: Mapping[str, Any])
     renames = _renames({a: b for a, b in before.items() if a not in after}, {a: b for a, b in after.items() if a not in before})
     kinds = {m.group(3): kind for stack in (base, head) for rtype, (attribute, kind) in POLICY_ATTRIBUTES.items()
              for body in stack.get("resource", {}).get(rtype, {}).values() for m in REFERENCE.finditer(str(body.get(attribute, "")))}
-    pairs = [(a, a) for a in before.keys() & after.keys()] + list(renames.items())
+    pairs = [(a, a) for a in sorted(before.keys() & after.keys())] + sorted(renames.items())
     pairs += [(a, None) for a in before if a not in after and a not in renames]
     pairs += [(None, a) for a in after if a not in before and a not in renames.values()]
     changes = []
@@ -111,8 +111,9 @@ def diff(base_stacks: Mapping[str, Any], head_stacks: Mapping[str, Any]) -> tupl
     resources, policies = [], []
     for name in stacks:
         changes, policy_changes = diff_stack(name, base_stacks.get(name, {}), head_stacks.get(name, {}))
-        resources += changes
-        policies += policy_changes
+        # In address order: the report must not follow Python's per-process hash seed.
+        resources += sorted(changes, key=lambda c: c.address)
+        policies += sorted(policy_changes, key=lambda p: p.address)
     return stacks, resources, policies
 
 

@@ -161,3 +161,29 @@ def test_make_diff_against_a_commit_in_a_clone(tmp_path: Path):
     assert section.count("renamed to `aws_s3_bucket.query-results-bucket_") == len(json.loads(
         subprocess.run([sys.executable, "-m", "cli.environments"], cwd=clone, capture_output=True, text=True).stdout))
     assert "No changes:" in report and "-bootstrap`" in report.split("No changes:", 1)[1]
+
+
+REPORT_PROBE = """
+import copy, json, sys
+from operations.review import markdown
+from operations.stack_diff import diff, load_stacks
+base = load_stacks(__import__('pathlib').Path(sys.argv[1]))
+head = copy.deepcopy(base)
+stack = head[sys.argv[2]]
+for body in stack['resource']['aws_s3_bucket'].values():
+    body['bucket'] = body['bucket'].replace(sys.argv[3], 'other')
+for document in stack['data']['aws_iam_policy_document'].values():
+    for statement in document.get('statement', []):
+        statement['actions'] = [*statement.get('actions', []), 'sns:Subscribe', 's3:*']
+print(markdown('test', *diff(base, head)))
+"""
+
+
+def test_the_report_is_the_same_whatever_the_hash_seed(synth_out: Path):
+    """Python orders sets by a per-process hash seed: a report updated in place on every push must not reshuffle."""
+    reports = []
+    for seed in ("1", "2", "3"):
+        result = subprocess.run([sys.executable, "-c", REPORT_PROBE, str(synth_out / "stacks"), ENV.name, ENV.company_prefix],
+                                cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True)
+        reports.append(result.stdout)
+    assert "Dangerous" in reports[0] and reports[0] == reports[1] == reports[2]
