@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 
+import boto3
+
 from definitions.errors import ConfigError
 from definitions.paths import environments_dir
 from environments.config import load_environments
 from operations.deployment import LocalDeployment
-from operations.verify import FAIL, Verifier, table
+from operations.verify import FAIL, Verifier, summary, table
 
 
 def main(argv: list[str]) -> int:
@@ -33,11 +35,14 @@ def main(argv: list[str]) -> int:
             print(f"verify {name}: no emulator is running for it: run `make up ENV={name}` first", file=sys.stderr)
             return 1
         os.environ.update(LocalDeployment(env).emulator_variables(emulator))
+    elif boto3.Session().get_credentials() is None:
+        print(f"verify {name}: no AWS credentials (a profile, or AWS_* variables); for the emulator, after "
+              f"`make up ENV={name}`: make verify ENV={name} TARGET=emulator", file=sys.stderr)
+        return 2
     results = list(Verifier(env, emulator=target == "emulator").run())
     print(table(results))
-    failed = [r for r in results if r.status == FAIL]
-    print(f"\n{len(results) - len(failed)} of {len(results)} checks did not fail" + (f"; {len(failed)} FAILED" if failed else ""))
-    return 1 if failed else 0
+    print(f"\n{summary(results)}")
+    return 1 if any(r.status == FAIL for r in results) else 0
 
 
 if __name__ == "__main__":

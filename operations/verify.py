@@ -332,6 +332,14 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def summary(results: list[Result]) -> str:
+    """One line: how many checks passed, failed, were not checkable here, or do not apply."""
+    counts = {status: sum(r.status == status for r in results) for status in (PASS, FAIL, NOT_ON_EMULATOR, NOT_APPLICABLE)}
+    words = {PASS: "passed", FAIL: "FAILED", NOT_ON_EMULATOR: "not checkable on the emulator",
+             NOT_APPLICABLE: "not applicable"}
+    return f"{len(results)} checks: " + ", ".join(f"{n} {words[status]}" for status, n in counts.items() if n)
+
+
 def table(results: list[Result]) -> str:
     width = max(len(r.check) for r in results)
     status_width = max(len(r.status) for r in results)

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from cli import verify as verify_cli
 from definitions.audit_path_rules import load_audit_path_rules
-from operations.verify import CheckFailed, Verifier, verify_digest
+from operations.verify import FAIL, NOT_APPLICABLE, NOT_ON_EMULATOR, PASS, CheckFailed, Result, Verifier, summary, verify_digest
 from tests.support import ENVIRONMENTS
 
 BUCKET, KEY = "acme-cloudtrail-logs", "AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/2026/11/29/digest.json.gz"
@@ -137,3 +138,24 @@ def test_the_compaction_check_waits_a_day_for_a_new_table(compact_catalog, monke
     monkeypatch.setattr("operations.verify._now", lambda: datetime.datetime.combine(
         datetime.datetime.now(datetime.UTC).date(), datetime.time(0, 0), datetime.UTC))
     assert Verifier(env, session=session).compaction_ran().startswith("n/a: cloudtrail_compact was created after today's run")
+
+
+def test_the_summary_counts_each_outcome():
+    results = [Result("a", PASS, ""), Result("b", PASS, ""), Result("c", FAIL, "x"), Result("d", NOT_ON_EMULATOR, "moto"),
+               Result("e", NOT_APPLICABLE, "none")]
+    assert summary(results) == "5 checks: 2 passed, 1 FAILED, 1 not checkable on the emulator, 1 not applicable"
+    assert summary(results[:2]) == "2 checks: 2 passed"
+
+
+def test_verify_without_credentials_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata: loopback only
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    name = ENVIRONMENTS[0].name
+    assert verify_cli.main([name]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"verify {name}: no AWS credentials") and f"make verify ENV={name} TARGET=emulator" in line
