@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import difflib
 import functools
 import sys
 import typing
@@ -300,13 +301,22 @@ class Environment:
 # own check failed is absent) and yields (key, problem).
 
 
+def _derived_from_a_bad_prefix(values: dict[str, Any]) -> bool:
+    """Whether the state bucket is the default one of a company_prefix S3 refuses: the prefix is
+    the cause, reported once, at its own key."""
+    prefix = values.get("company_prefix")
+    return (prefix is not None and values["state"].get("bucket") == f"{prefix}-terraform-state"
+            and any(naming.bucket_name_problem(bucket_name(prefix, role)) for role in BUCKET_SUFFIXES))
+
+
 def _bucket_names_are_valid(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
     if "company_prefix" in values:
         for role in BUCKET_SUFFIXES:
             if problem := naming.bucket_name_problem(bucket_name(values["company_prefix"], role)):
-                yield "company_prefix", f"makes an invalid {problem}"
+                yield "company_prefix", f"{values['company_prefix']!r} cannot begin a bucket name: {problem}"
                 break
-    if "bucket" in values["state"] and (problem := naming.bucket_name_problem(values["state"]["bucket"])):
+    if "bucket" in values["state"] and not _derived_from_a_bad_prefix(values) \
+            and (problem := naming.bucket_name_problem(values["state"]["bucket"])):
         yield "state.bucket", problem
 
 
@@ -346,7 +356,8 @@ def _logs_outlive_their_lock(values: dict[str, Any]) -> Iterator[tuple[str, str]
 def _state_access_log_bucket_is_valid(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
     state = values["state"]
     elsewhere = values["audit"].get("access_logs") and "bucket" in state and state.get("region") not in (None, values.get("region"))
-    if elsewhere and (problem := naming.bucket_name_problem(f"{state['bucket']}-access-logs")):
+    if elsewhere and not _derived_from_a_bad_prefix(values) \
+            and (problem := naming.bucket_name_problem(f"{state['bucket']}-access-logs")):
         yield "state.bucket", f"makes an invalid access-log bucket name for the state region: {problem}"
 
 
@@ -376,8 +387,10 @@ def read_keys(cls: type, table: dict[str, Any], env: str, where: str, prefix: st
     values read ({key: value}, sections as nested dicts). `top` holds the top-level values read
     so far, for derived defaults."""
     keys = _keys(cls)
-    for unknown in sorted(set(table) - {f.name for f, _ in keys}):
-        problems.append(f"{where}: {prefix}{unknown}: unknown key")
+    known = [f.name for f, _ in keys]
+    for unknown in sorted(set(table) - set(known)):
+        guess = difflib.get_close_matches(unknown, known, n=1)
+        problems.append(f"{where}: {prefix}{unknown}: unknown key" + (f" (did you mean {prefix}{guess[0]}?)" if guess else ""))
     out: dict[str, Any] = {}
     scope = out if not prefix else top
     for field, kind in keys:

@@ -139,20 +139,20 @@ BAD = [
     Bad("region-no-number", config(region="eu-west"), "region", "must be an AWS region name"),
     Bad("state-region", config(state={"region": "eu-west"}), "state.region", "must be an AWS region name"),
     # bucket names made from company_prefix; the default state bucket `<prefix>-terraform-state`
-    # is then just as invalid and is reported too
+    # is then just as invalid, but the cause is reported once, at company_prefix
     Bad("prefix-uppercase", config(company_prefix="Acme"), "company_prefix",
-        "makes an invalid bucket name 'Acme-encrypted-data' may hold only lowercase letters", {"state.bucket"}),
-    Bad("prefix-underscore", config(company_prefix="acme_corp"), "company_prefix", "may hold only lowercase letters", {"state.bucket"}),
+        "'Acme' cannot begin a bucket name: bucket name 'Acme-encrypted-data' may hold only lowercase letters"),
+    Bad("prefix-underscore", config(company_prefix="acme_corp"), "company_prefix", "may hold only lowercase letters"),
     Bad("prefix-too-long", config(company_prefix=LONG_PREFIX), "company_prefix",
-        f"'{LONG_PREFIX}-cloudtrail-logs' must be 3 to 63 characters long", {"state.bucket"}),
-    Bad("prefix-leading-hyphen", config(company_prefix="-acme"), "company_prefix", "must begin and end with a letter or digit", {"state.bucket"}),
-    Bad("prefix-empty", config(company_prefix=""), "company_prefix", "must begin and end with a letter or digit", {"state.bucket"}),
-    Bad("prefix-ip-address", config(company_prefix="192.168.1.1"), "company_prefix", "may hold only lowercase letters", {"state.bucket"}),
-    Bad("prefix-xn--", config(company_prefix="xn--acme"), "company_prefix", "must not start with 'xn--'", {"state.bucket"}),
+        f"'{LONG_PREFIX}-cloudtrail-logs' must be 3 to 63 characters long"),
+    Bad("prefix-leading-hyphen", config(company_prefix="-acme"), "company_prefix", "must begin and end with a letter or digit"),
+    Bad("prefix-empty", config(company_prefix=""), "company_prefix", "must begin and end with a letter or digit"),
+    Bad("prefix-ip-address", config(company_prefix="192.168.1.1"), "company_prefix", "may hold only lowercase letters"),
+    Bad("prefix-xn--", config(company_prefix="xn--acme"), "company_prefix", "must not start with 'xn--'"),
     Bad("prefix-sthree-", config(company_prefix="sthree-acme"), "company_prefix",
-        "makes an invalid bucket name 'sthree-acme-encrypted-data' must not start with 'sthree-'", {"state.bucket"}),
+        "cannot begin a bucket name: bucket name 'sthree-acme-encrypted-data' must not start with 'sthree-'"),
     Bad("prefix-amzn-s3-demo-", config(company_prefix="amzn-s3-demo-acme"), "company_prefix",
-        "makes an invalid bucket name 'amzn-s3-demo-acme-encrypted-data' must not start with 'amzn-s3-demo-'", {"state.bucket"}),
+        "cannot begin a bucket name: bucket name 'amzn-s3-demo-acme-encrypted-data' must not start with 'amzn-s3-demo-'"),
     # explicit state bucket
     Bad("state-bucket-xn--", config(state={"bucket": "xn--acme-state"}), "state.bucket",
         "bucket name 'xn--acme-state' must not start with 'xn--'"),
@@ -289,6 +289,13 @@ BAD = [
         "makes an invalid access-log bucket name for the state region"),
     Bad("usage-threshold-zero", config(audit={"data_key_calls_per_hour": 0}), "audit.data_key_calls_per_hour", "got 0"),
 ]
+
+
+def test_an_unknown_key_suggests_the_nearest_known_one(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"dev": config(regoin="eu-west-1", retention={"log_group_dayz": 30}, colour="blue")})
+    assert sorted(found) == ["envs/dev.toml: colour: unknown key",
+                             "envs/dev.toml: regoin: unknown key (did you mean region?)",
+                             "envs/dev.toml: retention.log_group_dayz: unknown key (did you mean retention.log_group_days?)"]
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in BAD])
