@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
             except RuntimeError as err:
                 print(f"export {env.name}: {err}", file=sys.stderr)
                 return 1
-            print(f"{bundle.relative_to(ROOT)}/: {env.bootstrap_stack}/ then {env.name}/ (see {bundle.name}/README.md)")
+            print(f"{bundle.relative_to(ROOT)}/: {env.bootstrap_stack}/ then {env.name}/ (see {bundle.relative_to(ROOT)}/README.md)")
     return 0
 
 

@@ -17,6 +17,7 @@ import re
 import sys
 import tomllib
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,11 @@ def documents(stacks: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, st
 
 def findings(stacks: Mapping[str, Mapping[str, Any]]) -> tuple[int, list[PolicyFinding]]:
     """(documents analysed, parliament's findings)."""
-    from parliament import analyze_policy_string  # noqa: PLC0415 - slow to import; only the policy gate needs it
+    with warnings.catch_warnings():
+        # parliament 1.6 imports setuptools' pkg_resources, which warns that it is deprecated: its
+        # problem, not one the reader of `make scan` can act on.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        from parliament import analyze_policy_string  # noqa: PLC0415 - slow to import; only the policy gate needs it
 
     found, count = [], 0
     for stack, name, text in documents(stacks):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,15 @@ from tests.support import ENVIRONMENTS, all_features
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 COST_MARKERS = ("unit", "integration", "emulator")
+# The temporary folder of every process a test starts: the jsii runtime's node (each cdktf
+# Testing app makes a `cdktf.outdir.*` folder there), Terraform, the synths. Removed when the
+# session ends; this process's own temporary files (tempfile, pytest's tmp_path) stay where they were.
+SUBPROCESS_TMP = tempfile.mkdtemp(prefix="pytest-subprocesses-")
+os.environ["TMPDIR"] = SUBPROCESS_TMP
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SUBPROCESS_TMP, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
