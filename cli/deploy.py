@@ -67,6 +67,10 @@ def main(argv: list[str]) -> int:
             print("\n".join(deployment.down()))
     except RuntimeError as err:
         print(f"{command} {env.name}: {err}", file=sys.stderr)
+        if command == "plan":  # where the summary would be: the pull request's comment says why
+            summary = deployment.state_dir / target / f"{env.name}.md"
+            summary.parent.mkdir(parents=True, exist_ok=True)
+            summary.write_text(f"### `{env.name}`: no plan\n\n{str(err).splitlines()[0]}\n")
         return 1
     return 0
 

@@ -99,7 +99,16 @@ class LocalDeployment:
         args = ["init", "-input=false", "-reconfigure", "-lockfile=readonly"]
         if stack == self.env.bootstrap_stack and target == "emulator":
             args.append(f"-backend-config=path={self.state_dir / 'bootstrap.tfstate'}")
-        terraform(args, self.stacks_dir / stack, tf_env)
+        try:
+            terraform(args, self.stacks_dir / stack, tf_env)
+        except RuntimeError as err:
+            # The S3 backend's answer when its bucket is not there (Terraform 1.11): on a branch that
+            # renames the state bucket, the state is still in the old one.
+            if stack != self.env.name or f'S3 bucket "{self.env.state.bucket}" does not exist' not in str(err):
+                raise
+            raise RuntimeError(f"the state bucket {self.env.state.bucket} does not exist: if this change moves the state "
+                               "backend (`make diff` says so first), move the state with `terraform init -migrate-state` "
+                               "or keep state.bucket; else apply the bootstrap stack first") from err
         return tf_env
 
     def _stacks(self) -> tuple[str, str]:

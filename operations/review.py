@@ -227,7 +227,21 @@ def policy_summary(change: PolicyChange) -> list[str]:
 # --- resources --------------------------------------------------------------------------------
 
 
+def backend_danger(change: ResourceChange) -> str | None:
+    """A moved state backend: the plan would start from an empty state."""
+    moved = [a for a in change.attributes if a.startswith("backend.")]
+    if change.address != "terraform" or not moved:
+        return None
+    values = [f"{path}: {json.dumps(value_at(change.before, path))} → {json.dumps(value_at(change.after, path))}"
+              for path in moved]
+    return (f"state backend moved ({'; '.join(values)}): the state stays where it was, and Terraform, finding none in "
+            "the new place, would plan every resource anew. Move the state first (`terraform init -migrate-state` with "
+            "the new backend), or keep the state where it is (`state.bucket` and `state.key` in the environment file)")
+
+
 def resource_dangers(change: ResourceChange) -> Iterator[str]:
+    if moved := backend_danger(change):
+        yield moved
     if change.type in STATEFUL_TYPES and "delete" in change.actions:
         if change.moved_to:
             yield (f"renamed to `{change.moved_to}`: Terraform would destroy it and create a new, empty one. Keep it: "
@@ -249,7 +263,7 @@ def resource_dangers(change: ResourceChange) -> Iterator[str]:
 def dangers(resources: Iterable[ResourceChange], policies: Iterable[PolicyChange]) -> list[Danger]:
     found = [Danger(c.stack, c.address, m) for c in resources for m in resource_dangers(c)]
     found += [Danger(p.stack, p.address, m) for p in policies for m in policy_dangers(p)]
-    return found
+    return sorted(found, key=lambda d: d.address != "terraform")  # a moved state first: every other change depends on it
 
 
 # --- the report -------------------------------------------------------------------------------

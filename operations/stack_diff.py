@@ -83,7 +83,8 @@ def diff_stack(name: str, base: Mapping[str, Any], head: Mapping[str, Any]) -> t
     for block in ("terraform", "provider"):
         attributes = changed_paths(base.get(block, {}), head.get(block, {}))
         if attributes:
-            changes.append(ResourceChange(name, block, ("update",), attributes=tuple(attributes)))
+            changes.append(ResourceChange(name, block, ("update",), before=base.get(block, {}), after=head.get(block, {}),
+                                          attributes=tuple(attributes)))
     return changes, _policy_changes(name, base, head)
 
 

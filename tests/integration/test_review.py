@@ -187,3 +187,19 @@ def test_the_report_is_the_same_whatever_the_hash_seed(synth_out: Path):
                                 cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True)
         reports.append(result.stdout)
     assert "Dangerous" in reports[0] and reports[0] == reports[1] == reports[2]
+
+
+def test_a_moved_state_backend_is_the_first_danger(base):
+    """A new company_prefix moves the state bucket too: said first, with the old and new bucket and how to migrate."""
+    old_bucket = base[ENV.name]["terraform"]["backend"]["s3"]["bucket"]
+
+    def rename_everything(stack):
+        stack["terraform"]["backend"]["s3"]["bucket"] = old_bucket.replace(ENV.company_prefix, "other")
+        for body in stack["resource"]["aws_s3_bucket"].values():
+            body["bucket"] = body["bucket"].replace(ENV.company_prefix, "other")
+    report, _, _ = changed(base, rename_everything)
+    first = dangerous_section(report).strip().splitlines()[0]
+    new_bucket = old_bucket.replace(ENV.company_prefix, "other")
+    assert first.startswith(f"- **{ENV.name}** `terraform`: state backend moved (backend.s3.bucket: "
+                            f"\"{old_bucket}\" → \"{new_bucket}\")"), first
+    assert "terraform init -migrate-state" in first
