@@ -46,8 +46,11 @@ def main(argv: list[str]) -> int:
             print("\nWhat the emulator does not do:\n" + "\n".join(f"  - {limit}" for limit in EMULATOR_LIMITS))
             variables = deployment.emulator_variables(deployment.running())
             exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+            # The CLI configuration `up` wrote: the provider from the local mirror, as `up` installed it.
+            cli_config = deployment.state_dir / "terraform.rc"
             print(f"\nTo point the cdktf CLI or the AWS CLI at it: export {exports}"
-                  f" TF_DATA_DIR={shlex.quote(str(deployment.state_dir / 'emulator' / env.name))}")
+                  f" TF_DATA_DIR={shlex.quote(str(deployment.state_dir / 'emulator' / env.name))}"
+                  f" TF_CLI_CONFIG_FILE={shlex.quote(str(cli_config))}")
         elif command == "plan":
             plans = deployment.plan(target)
             for plan_file, _ in plans.values():

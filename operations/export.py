@@ -187,5 +187,12 @@ def ops_readme(env: Environment, bundle: Path, json_dir: Path) -> str:
         "To move to a newer provider on purpose: `terraform init -upgrade` in each root, then run the",
         "project's tests against that release before applying, and commit the new lock file.",
         "",
+        "Without access to the registry: install from a folder laid out as a filesystem mirror (what",
+        "`terraform providers mirror <folder>` writes, `<folder>/registry.terraform.io/hashicorp/aws/...`),",
+        "with `terraform init -plugin-dir=<folder>` in each root, or for every command through a CLI",
+        "configuration (`export TF_CLI_CONFIG_FILE=...`) holding",
+        "`provider_installation { filesystem_mirror { path = \"<folder>\" } }`. The lock file's checksum",
+        "must match the provider found there.",
+        "",
     ]
     return "\n".join(lines)
