@@ -25,7 +25,7 @@ from definitions.paths import ROOT
 from environments.config import Environment
 from operations import emulator as moto
 from operations.plan_summary import summary
-from operations.terraform import terraform, terraform_env, write_cli_config
+from operations.terraform import copy_stack, terraform, terraform_env, write_cli_config
 from stacks.ids import ACCESS_LOG_BUCKET_ID
 
 # Where each environment's emulator record, Terraform working files and local state are kept.
@@ -55,6 +55,9 @@ class LocalDeployment:
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir or LOCAL_DIR / self.env.name
         self.record = self.state_dir / "emulator.json"
+        # What `up` applied, kept with the emulator's state: `down` destroys that, whatever the
+        # working tree synthesizes now (another branch may name other buckets).
+        self.deployed_dir = self.state_dir / "deployed"
 
     # --- the emulator -------------------------------------------------------------------------
 
@@ -94,13 +97,14 @@ class LocalDeployment:
             base = {k: v for k, v in base.items() if not k.startswith("AWS_")}
         return {**base, **variables, "TF_DATA_DIR": str(self.state_dir / target / stack)}
 
-    def _init(self, stack: str, target: str, variables: dict[str, str]) -> dict[str, str]:
+    def _init(self, stack: str, target: str, variables: dict[str, str], folder: Path | None = None) -> dict[str, str]:
+        """`terraform init` of `stack` in `folder` (default: the synthesized stack)."""
         tf_env = self._tf_env(stack, target, variables)
         args = ["init", "-input=false", "-reconfigure", "-lockfile=readonly"]
         if stack == self.env.bootstrap_stack and target == "emulator":
             args.append(f"-backend-config=path={self.state_dir / 'bootstrap.tfstate'}")
         try:
-            terraform(args, self.stacks_dir / stack, tf_env)
+            terraform(args, folder or self.stacks_dir / stack, tf_env)
         except RuntimeError as err:
             # The S3 backend's answer when its bucket is not there (Terraform 1.11): on a branch that
             # renames the state bucket, the state is still in the old one.
@@ -123,6 +127,9 @@ class LocalDeployment:
         emulator, _ = self.start()
         variables = self.emulator_variables(emulator)
         bootstrap, main = self._stacks()
+        for stack in (bootstrap, main):
+            shutil.rmtree(self.deployed_dir / stack, ignore_errors=True)
+            copy_stack(self.stacks_dir / stack, self.deployed_dir / stack)
         terraform(["apply", "-auto-approve", "-input=false", *self._targets(bootstrap, "emulator")], self.stacks_dir / bootstrap,
                   self._init(bootstrap, "emulator", variables))
         # moto would answer Terraform's HeadObject on the state with 403 under this policy (EMULATOR_LIMITS).
@@ -199,8 +206,29 @@ class LocalDeployment:
 
     def down(self) -> list[str]:
         """Destroy a non-production environment on the emulator; stop the emulator; discard the
-        local state. Returns what was done, one line each."""
-        return self.destroy() + self.discard()
+        local state. Returns what was done, one line each. The emulator is stopped and the state
+        discarded even when the destroy fails (the error then says what was left)."""
+        try:
+            done = self.destroy()
+        except RuntimeError as err:
+            raise RuntimeError(f"{err}\n{'; '.join(self.discard())} all the same") from err
+        return done + self.discard()
+
+    def _deployed(self, stack: str) -> Path:
+        """The copy `up` applied, or (an emulator deployed before copies were kept) the current synth."""
+        copy = self.deployed_dir / stack
+        return copy if (copy / "cdk.tf.json").is_file() else self.stacks_dir / stack
+
+    def _buckets(self, stack: str) -> list[str]:
+        """The names of the buckets the deployed stack holds, the access-log bucket left out."""
+        config = moto.stack_json(self._deployed(stack))
+        return [body["bucket"] for body in config.get("resource", {}).get("aws_s3_bucket", {}).values()
+                if body["//"]["metadata"]["path"].split("/")[1] != ACCESS_LOG_BUCKET_ID]
+
+    def _access_log_buckets(self, stack: str) -> list[str]:
+        config = moto.stack_json(self._deployed(stack))
+        return [body["bucket"] for body in config.get("resource", {}).get("aws_s3_bucket", {}).values()
+                if body["//"]["metadata"]["path"].split("/")[1] == ACCESS_LOG_BUCKET_ID]
 
     def destroy(self) -> list[str]:
         """Empty the buckets and destroy both stacks on the emulator, unless production."""
@@ -210,20 +238,21 @@ class LocalDeployment:
             variables = self.emulator_variables(emulator)
             bootstrap, main = self._stacks()
             s3 = emulator.boto3_client("s3", self.env.region)
-            for bucket in (self.env.data_bucket, self.env.trail_bucket, self.env.results_bucket):
+            for bucket in self._buckets(main):
                 moto.empty_versioned_bucket(s3, bucket)
             # The access-log bucket receives the logs of the other buckets' deletion: emptied after them.
             dropped = moto.destroy_stack(
-                self.stacks_dir / main, self._init(main, "emulator", variables), last=[ACCESS_LOG_BUCKET_ID],
-                before_last=lambda: moto.empty_versioned_bucket(s3, self.env.access_log_bucket) if self.env.audit.access_logs else None)
+                self._deployed(main), self._init(main, "emulator", variables, self._deployed(main)), last=[ACCESS_LOG_BUCKET_ID],
+                before_last=lambda: [moto.empty_versioned_bucket(s3, b) for b in self._access_log_buckets(main)])
             done.append(f"destroyed {main} (dropped from its state first, the emulator cannot delete them: {len(dropped)} "
                         "named queries)")
             state_s3 = emulator.boto3_client("s3", self.env.state.region)
-            moto.empty_versioned_bucket(state_s3, self.env.state.bucket)
+            for bucket in self._buckets(bootstrap):
+                moto.empty_versioned_bucket(state_s3, bucket)
             moto.destroy_stack(
-                self.stacks_dir / bootstrap, self._init(bootstrap, "emulator", variables), last=[ACCESS_LOG_BUCKET_ID],
-                before_last=lambda: moto.empty_versioned_bucket(state_s3, self.env.state_access_log_bucket)
-                if self.env.state_access_log_bucket else None)
+                self._deployed(bootstrap), self._init(bootstrap, "emulator", variables, self._deployed(bootstrap)),
+                last=[ACCESS_LOG_BUCKET_ID],
+                before_last=lambda: [moto.empty_versioned_bucket(state_s3, b) for b in self._access_log_buckets(bootstrap)])
             done.append(f"destroyed {bootstrap}")
         elif emulator is not None:
             done.append(f"{self.env.name} is production: not destroyed (prevent_destroy); the emulator is discarded with it")

@@ -3,6 +3,7 @@ Terraform's error."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,28 @@ def test_a_failed_plan_leaves_its_reason_where_the_pull_request_reads_the_summar
     assert deploy.main(["plan", env.name, "aws"]) == 1
     summary = (tmp_path / "aws" / f"{env.name}.md").read_text()
     assert summary == f"### `{env.name}`: no plan\n\nthe state bucket {env.state.bucket} does not exist: move the state\n"
+
+
+def test_down_stops_the_emulator_even_when_the_destroy_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    deployed = LocalDeployment(ENVIRONMENTS[0], state_dir=tmp_path)
+    stopped = []
+    monkeypatch.setattr(LocalDeployment, "destroy", lambda self: (_ for _ in ()).throw(RuntimeError("NoSuchBucket")))
+    monkeypatch.setattr(LocalDeployment, "discard", lambda self: stopped.append(True) or ["stopped the emulator"])
+    with pytest.raises(RuntimeError) as caught:
+        deployed.down()
+    assert stopped and str(caught.value) == "NoSuchBucket\nstopped the emulator all the same"
+
+
+def test_down_empties_the_buckets_up_deployed_not_those_of_the_working_tree(tmp_path: Path):
+    """`up` keeps the stacks it applied: after a branch switch, their buckets are the ones to empty."""
+    env = ENVIRONMENTS[0]
+    deployed = LocalDeployment(env, stacks_dir=tmp_path / "synth", state_dir=tmp_path / "state")
+    body = {"resource": {"aws_s3_bucket": {
+        "data": {"bucket": "old-encrypted-data", "//": {"metadata": {"path": f"{env.name}/data-bucket/bucket"}}},
+        "logs": {"bucket": "old-access-logs", "//": {"metadata": {"path": f"{env.name}/access-log-bucket/bucket"}}}}}}
+    (deployed.deployed_dir / env.name).mkdir(parents=True)
+    (deployed.deployed_dir / env.name / "cdk.tf.json").write_text(json.dumps(body))
+    assert deployed._buckets(env.name) == ["old-encrypted-data"]
+    assert deployed._access_log_buckets(env.name) == ["old-access-logs"]
+    assert deployed._deployed(env.name) == deployed.deployed_dir / env.name
+    assert deployed._deployed(env.bootstrap_stack) == tmp_path / "synth" / env.bootstrap_stack  # no copy kept: the synth
