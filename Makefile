@@ -33,8 +33,8 @@ synth: setup
 # Every test: the unit and integration tests on both cores (each file on one worker, so that a
 # file's session fixtures are built once), then the emulator tests, which start their own servers.
 test: setup lint
-	$(PIPENV) run python -m pytest -m "unit or integration" -n 2 --dist loadfile
-	$(PIPENV) run python -m pytest -m emulator
+	$(PIPENV) run python -m pytest -m "unit or integration" -n 2 --dist loadfile --durations=10
+	$(PIPENV) run python -m pytest -m emulator --durations=10
 
 # The unit tests alone (in process, no subprocess): the inner loop, seconds.
 test-fast: setup
