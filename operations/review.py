@@ -212,15 +212,30 @@ def policy_dangers(change: PolicyChange) -> Iterator[str]:
             yield f"Deny statement {sid} removed"
 
 
+def _items(statement: Mapping[str, Any], key: str) -> set[str]:
+    """A statement's values under `key` as comparable text: principals `Type id`, conditions `Test variable = values`."""
+    if key == "Principal":
+        return {f"{kind} {ident}" for kind, ident in statement[key]}
+    if key == "Condition":
+        return {f"{test} {variable} = {json.dumps(values)}" for test, by_variable in statement[key].items()
+                for variable, values in by_variable.items()}
+    return {str(value) for value in _as_list(statement[key])}
+
+
 def policy_summary(change: PolicyChange) -> list[str]:
-    """Statement by statement: added, removed, changed (with what changed)."""
+    """Statement by statement: added, removed, changed, with the actions, resources, principals and
+    conditions each change adds (+) and removes (−)."""
     before, after = normalized_statements(change.before), normalized_statements(change.after)
     lines = [f"statement {sid} added ({after[sid]['Effect']})" for sid in after if sid not in before]
     lines += [f"statement {sid} removed ({before[sid]['Effect']})" for sid in before if sid not in after]
-    for sid in after.keys() & before.keys():
-        fields = [key for key in after[sid] if after[sid][key] != before[sid][key]]
-        if fields:
-            lines.append(f"statement {sid} changed: {', '.join(fields)}")
+    for sid in sorted(after.keys() & before.keys()):
+        changes = []
+        for key in after[sid]:
+            old, new = _items(before[sid], key), _items(after[sid], key)
+            if old != new:
+                changes.append(f"{key} " + " ".join([*(f"+{v}" for v in sorted(new - old)), *(f"−{v}" for v in sorted(old - new))]))
+        if changes:
+            lines.append(f"statement {sid} changed: {'; '.join(changes)}")
     return sorted(lines)
 
 
@@ -269,6 +284,27 @@ def dangers(resources: Iterable[ResourceChange], policies: Iterable[PolicyChange
 # --- the report -------------------------------------------------------------------------------
 
 
+SHOWN_VALUE_LENGTH = 48
+
+
+def shortened(value: Any) -> str:
+    """A scalar as JSON, cut in the middle past SHOWN_VALUE_LENGTH characters (names differ at both ends)."""
+    text = json.dumps(value)
+    if len(text) <= SHOWN_VALUE_LENGTH:
+        return text
+    half = (SHOWN_VALUE_LENGTH - 1) // 2
+    return f"{text[:half]}…{text[-half:]}"
+
+
+def attribute_change(change: ResourceChange, path: str) -> str:
+    """`path`, with old → new when both are scalars (a block or list is named only)."""
+    old, new = value_at(change.before, path), value_at(change.after, path)
+    scalar = (str, int, float, bool, type(None))
+    if change.before is None or change.after is None or not isinstance(old, scalar) or not isinstance(new, scalar):
+        return f"`{path}`"
+    return f"`{path}`: `{shortened(old)}` → `{shortened(new)}`"
+
+
 def markdown(title: str, stacks: Iterable[str], resources: list[ResourceChange], policies: list[PolicyChange],
              counts: Mapping[str, Mapping[str, int]] | None = None) -> str:
     """The report: dangerous changes first, then each changed stack, then the unchanged ones."""
@@ -290,7 +326,8 @@ def markdown(title: str, stacks: Iterable[str], resources: list[ResourceChange],
             lines += [" · ".join(f"{n} to {what}" for what, n in counts[stack].items()), ""]
         lines += ["| change | resource | attributes |", "| --- | --- | --- |"]
         for change in sorted(mine, key=lambda c: (c.kind, c.address)):
-            detail = ", ".join(f"`{a}`" for a in change.attributes[:12]) + (" …" if len(change.attributes) > 12 else "")
+            shown = [attribute_change(change, a) for a in change.attributes[:12]]
+            detail = ", ".join(shown) + (" …" if len(change.attributes) > 12 else "")
             if change.moved_to:
                 detail = f"→ `{change.moved_to}`"
             lines.append(f"| {change.kind} | `{change.address}` | {detail} |")

@@ -203,3 +203,27 @@ def test_a_moved_state_backend_is_the_first_danger(base):
     assert first.startswith(f"- **{ENV.name}** `terraform`: state backend moved (backend.s3.bucket: "
                             f"\"{old_bucket}\" → \"{new_bucket}\")"), first
     assert "terraform init -migrate-state" in first
+
+
+def test_changed_values_and_statements_are_shown(base):
+    """A reviewer sees the old and new value of a changed attribute, and what a changed statement
+    gains and loses, not only which field changed."""
+    def change(stack):
+        group = next(body for body in stack["resource"]["aws_cloudwatch_log_group"].values())
+        group["retention_in_days"] = 30
+        statement = _statements(stack, "access_application-role_permissions_document")[0]
+        statement["actions"] = [*statement["actions"][1:], "sns:Subscribe"]
+    report, _, _ = changed(base, change)
+    group = next(body for body in base[ENV.name]["resource"]["aws_cloudwatch_log_group"].values())
+    assert f"`retention_in_days`: `{group['retention_in_days']}` → `30`" in report
+    first = _statements(base[ENV.name], "access_application-role_permissions_document")[0]
+    assert f"statement {first['sid']} changed: Action +sns:Subscribe −{first['actions'][0]}" in report
+
+
+def test_a_long_value_is_shortened_in_the_middle():
+    from operations.review import shortened  # noqa: PLC0415
+
+    name = "acme-development-encrypted-data-of-the-payments-team-eu-west-1"
+    short = shortened(name)
+    assert len(short) < len(name) and short.startswith('"acme-dev') and short.endswith('west-1"') and "…" in short
+    assert shortened("acme-dev") == '"acme-dev"'
