@@ -285,6 +285,7 @@ def dangers(resources: Iterable[ResourceChange], policies: Iterable[PolicyChange
 
 
 SHOWN_VALUE_LENGTH = 48
+CHANGE_KINDS = ("added", "changed", "replaced", "renamed", "removed")  # the order a stack's counts are said in
 
 
 def shortened(value: Any) -> str:
@@ -324,6 +325,10 @@ def markdown(title: str, stacks: Iterable[str], resources: list[ResourceChange],
         lines += [f"### {stack}", ""]
         if counts and stack in counts:
             lines += [" · ".join(f"{n} to {what}" for what, n in counts[stack].items()), ""]
+        else:
+            kinds = [c.kind for c in mine]
+            tally = [f"{kinds.count(kind)} {kind}" for kind in CHANGE_KINDS if kind in kinds]
+            lines += [" · ".join([*tally, *([f"{len(my_policies)} policy documents changed"] if my_policies else [])]), ""]
         lines += ["| change | resource | attributes |", "| --- | --- | --- |"]
         for change in sorted(mine, key=lambda c: (c.kind, c.address)):
             shown = [attribute_change(change, a) for a in change.attributes[:12]]

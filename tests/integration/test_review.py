@@ -227,3 +227,15 @@ def test_a_long_value_is_shortened_in_the_middle():
     short = shortened(name)
     assert len(short) < len(name) and short.startswith('"acme-dev') and short.endswith('west-1"') and "…" in short
     assert shortened("acme-dev") == '"acme-dev"'
+
+
+def test_each_changed_stack_leads_with_its_counts(base):
+    def change(stack):
+        for body in stack["resource"]["aws_s3_bucket"].values():
+            body["bucket"] = body["bucket"].replace(ENV.company_prefix, "other")
+        group = next(body for body in stack["resource"]["aws_cloudwatch_log_group"].values())
+        group["retention_in_days"] = 30
+    report, resources, _ = changed(base, change)
+    buckets = len(base[ENV.name]["resource"]["aws_s3_bucket"])
+    section = report.split(f"### {ENV.name}\n\n", 1)[1]
+    assert section.startswith(f"1 changed · {buckets} replaced"), section[:200]
