@@ -347,3 +347,22 @@ def markdown(title: str, stacks: Iterable[str], resources: list[ResourceChange],
     if unchanged:
         lines += [f"No changes: {', '.join(f'`{s}`' for s in unchanged)}", ""]
     return "\n".join(lines)
+
+
+def fitted(report: str, limit: int, pointer: str) -> str:
+    """`report` within `limit` characters for a pull-request comment: whole when it fits; else its
+    title, the dangerous changes and each stack's heading and counts, whole, then `pointer` (where
+    the full report is). The dangerous section alone past the limit is cut, with the pointer."""
+    if len(report) <= limit:
+        return report
+    title, *sections = report.split("\n### ")
+    kept = [title]
+    for section in sections:
+        lines = section.split("\n")
+        if lines[0] == "Dangerous changes":
+            kept.append(f"### {section}")
+            continue
+        kept.append("\n".join([f"### {lines[0]}", *lines[1:3]]) + "\n")  # the heading and its counts
+        kept += [f"{line}\n" for line in lines if line.startswith("No changes:")]
+    text = "\n".join([*kept, pointer, ""])
+    return text if len(text) <= limit else f"{text[:limit - len(pointer) - 4]}…\n\n{pointer}\n"

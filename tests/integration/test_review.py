@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from definitions.paths import ROOT, SOURCE
-from operations.review import markdown
+from operations.review import fitted, markdown
 from operations.stack_diff import diff, load_stacks
 from tests.support import first_environment
 
@@ -165,7 +165,7 @@ def test_make_diff_against_a_commit_in_a_clone(tmp_path: Path):
 
 REPORT_PROBE = """
 import copy, json, sys
-from operations.review import markdown
+from operations.review import fitted, markdown
 from operations.stack_diff import diff, load_stacks
 base = load_stacks(__import__('pathlib').Path(sys.argv[1]))
 head = copy.deepcopy(base)
@@ -239,3 +239,19 @@ def test_each_changed_stack_leads_with_its_counts(base):
     buckets = len(base[ENV.name]["resource"]["aws_s3_bucket"])
     section = report.split(f"### {ENV.name}\n\n", 1)[1]
     assert section.startswith(f"1 changed · {buckets} replaced"), section[:200]
+
+
+def test_a_report_past_the_comment_limit_keeps_the_dangers_and_the_counts_whole(base):
+    def rename_buckets(stack):
+        for body in stack["resource"]["aws_s3_bucket"].values():
+            body["bucket"] = body["bucket"].replace(ENV.company_prefix, "other")
+        for body in stack["resource"].get("aws_cloudwatch_metric_alarm", {}).values():
+            body["alarm_description"] = "changed " * 40
+    report, _, _ = changed(base, rename_buckets)
+    pointer = "_The whole report is in the run's summary._"
+    assert fitted(report, len(report), pointer) == report
+    short = fitted(report, len(report) // 2, pointer)
+    assert len(short) <= len(report) // 2 and short.rstrip().endswith(pointer)
+    assert dangerous_section(report) == dangerous_section(short)
+    counts = report.split(f"### {ENV.name}\n\n", 1)[1].splitlines()[0]
+    assert f"### {ENV.name}\n\n{counts}\n" in short and "| change | resource |" not in short
