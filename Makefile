@@ -62,7 +62,7 @@ down: .venv/.synced
 
 # Against real AWS, for the workflows: apply the environment stack; plan for drift (drift.md).
 apply: synth
-	$(PIPENV) run python -m cli.deploy apply $(ENV) $(TARGET)
+	PLAN="$(PLAN)" $(PIPENV) run python -m cli.deploy apply $(ENV) $(TARGET)
 
 drift: synth
 	$(PIPENV) run python -m cli.deploy drift $(ENV) $(TARGET)

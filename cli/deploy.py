@@ -3,6 +3,7 @@ and `make apply`, `make drift` against real AWS, for the workflows (see operatio
 
 Usage: python -m cli.deploy up|plan|down|apply|drift ENV [emulator|aws]
   plan   saves each stack's plan and its Markdown summary in .local/<env>/<target>/<stack>.md
+  apply  applies the plan saved at $PLAN when set (the reviewed one), else a plan made now
   drift  writes .local/<env>/<target>/drift.md only when the infrastructure differs from the code
 Exit status 2 on bad input, 1 when a step fails (a found drift is not a failure).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from definitions.errors import ConfigError
 from definitions.paths import ROOT, environments_dir
@@ -62,7 +64,8 @@ def main(argv: list[str]) -> int:
                 print(f"On the emulator, {env.bootstrap_stack} plans to put back the state bucket's policy, which "
                       "`make up` lifted (moto cannot evaluate it).")
         elif command == "apply":
-            print(deployment.apply(target).read_text())
+            saved = os.environ.get("PLAN")
+            print(deployment.apply(target, Path(saved) if saved else None).read_text())
         elif command == "drift":
             report = deployment.drift(target)
             print(f"drift in {env.name}: see {os.path.relpath(report, ROOT)}" if report else f"no drift in {env.name}")

@@ -185,13 +185,21 @@ class LocalDeployment:
         tf_env = self._tf_env(stack, target, self.emulator_variables(emulator) if emulator else {})
         return json.loads(terraform(["show", "-json", str(plan_file)], self.stacks_dir / stack, tf_env).stdout)
 
-    def apply(self, target: str = "aws") -> Path:
-        """Plan the environment stack and apply exactly that plan (the bootstrap is applied by an
-        administrator: it creates the roles that deploy). Returns the plan's summary."""
-        plan_file, _ = self.plan(target)[self.env.name]
+    def apply(self, target: str = "aws", saved: Path | None = None) -> Path:
+        """Apply the environment stack (the bootstrap is applied by an administrator: it creates the
+        roles that deploy): exactly the `saved` plan, the one reviewers approved, or else a plan made
+        now. Terraform refuses a saved plan once the state has changed since it was made ("Saved plan
+        is stale"). Returns the plan's summary."""
         stack = self.env.name
-        terraform(["apply", "-input=false", str(plan_file)], self.stacks_dir / stack, self._tf_env(stack, target, self._variables(target)))
-        return plan_file.with_suffix(".md")
+        if saved is None:
+            saved, _ = self.plan(target)[stack]
+            tf_env = self._tf_env(stack, target, self._variables(target))
+        else:
+            if not saved.is_file():
+                raise RuntimeError(f"no saved plan at {saved}: make it with `make plan ENV={stack} TARGET={target}`")
+            tf_env = self._init(stack, target, self._variables(target))
+        terraform(["apply", "-input=false", str(saved)], self.stacks_dir / stack, tf_env)
+        return saved.with_suffix(".md")
 
     def drift(self, target: str = "aws") -> Path | None:
         """Plan every stack whose state is known; when one would change, write `drift.md` (their

@@ -72,3 +72,17 @@ def test_down_empties_the_buckets_up_deployed_not_those_of_the_working_tree(tmp_
     assert deployed._access_log_buckets(env.name) == ["old-access-logs"]
     assert deployed._deployed(env.name) == deployed.deployed_dir / env.name
     assert deployed._deployed(env.bootstrap_stack) == tmp_path / "synth" / env.bootstrap_stack  # no copy kept: the synth
+
+
+def test_apply_applies_the_saved_plan_and_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """With a reviewed plan, apply initializes and applies that file: no new plan is made."""
+    env = ENVIRONMENTS[0]
+    calls = []
+    monkeypatch.setattr(deployment, "terraform", lambda args, cwd, tf_env, **kw: calls.append(args[0]))
+    monkeypatch.setattr(LocalDeployment, "plan", lambda *a, **k: pytest.fail("a saved plan must not be planned again"))
+    saved = tmp_path / f"{env.name}.tfplan"
+    saved.write_bytes(b"plan")
+    assert LocalDeployment(env, state_dir=tmp_path).apply("aws", saved) == saved.with_suffix(".md")
+    assert calls == ["init", "apply"]
+    with pytest.raises(RuntimeError, match="no saved plan at"):
+        LocalDeployment(env, state_dir=tmp_path).apply("aws", tmp_path / "missing.tfplan")
