@@ -17,6 +17,9 @@ from typing import Any
 
 # Resources holding data or history: destroying or replacing one loses it.
 STATEFUL_TYPES = ("aws_kms_key", "aws_s3_bucket", "aws_cloudtrail", "aws_cloudwatch_log_group")
+# What replacing a bucket means for what it holds: the stacks never force-destroy a bucket.
+BUCKET_LEFT_BEHIND = (" (no bucket is force-destroyed: the destroy fails while it holds objects or versions, "
+                      "and they do not move to the new bucket)")
 # Resources whose removal turns a protection off on what they configure.
 PROTECTIVE_TYPES = {
     "aws_s3_bucket_versioning": "versioning",
@@ -263,7 +266,8 @@ def resource_dangers(change: ResourceChange) -> Iterator[str]:
                    f"`moved {{ from = {change.address} to = {change.moved_to} }}` in plain Terraform, or "
                    f"`.move_from_id(\"{change.address}\")` on the new resource in cdktf")
         elif change.replaced:
-            yield f"replaced (forced by {', '.join(change.replace_paths) or 'a changed attribute'}): the old one is destroyed"
+            yield (f"replaced (forced by {', '.join(change.replace_paths) or 'a changed attribute'}): the old one is destroyed"
+                   + (BUCKET_LEFT_BEHIND if change.type == "aws_s3_bucket" else ""))
         else:
             yield "destroyed"
     if change.type in PROTECTIVE_TYPES and change.actions == ("delete",) and not change.moved_to:
@@ -313,7 +317,14 @@ def markdown(title: str, stacks: Iterable[str], resources: list[ResourceChange],
     lines = [f"## {title}", ""]
     if found:
         lines += ["### Dangerous changes", ""]
-        lines += [f"- **{d.stack}** `{d.address}`: {d.message}" for d in found]
+        # One cause, many consequences (a new company_prefix replaces every bucket): said once.
+        by_cause: dict[tuple[str, str], list[str]] = {}
+        for danger in found:
+            by_cause.setdefault((danger.stack, danger.message), []).append(danger.address)
+        for (stack, message), addresses in by_cause.items():
+            named = ", ".join(f"`{a}`" for a in addresses)
+            lines.append(f"- **{stack}** {named}: {message}" if len(addresses) == 1
+                         else f"- **{stack}** {len(addresses)} resources, {named}: {message}")
         lines.append("")
     unchanged = []
     for stack in stacks:
