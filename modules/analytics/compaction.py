@@ -6,6 +6,9 @@ ours runs: Athena does the work, with the role's permissions.
 - The statement copies the delivery day before the schedule's time, which the schedule passes as
   Athena execution parameters (the context attribute `<aws.scheduler.scheduled-time>`, replaced in
   a universal target's input: EventBridge Scheduler user guide, "Adding context attributes").
+  Athena takes execution parameters in INSERT INTO, as `?` in WHERE clauses only, a string one
+  quoted in its value (Athena user guide, "Use parameterized queries"): both `?` of the statement
+  are in WHERE clauses, and each value is the quoted instant.
 - Idempotent: the statement adds nothing for a day already in the compact table, and the request
   token is the scheduled time, so a retried invocation of one run starts one query (Athena API
   reference, StartQueryExecution `ClientRequestToken`).
