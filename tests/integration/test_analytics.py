@@ -54,7 +54,7 @@ from definitions.cloudtrail_tables import SCHEMA_FILE, HiveType, Schema, load_sc
 from definitions.errors import ConfigError
 from definitions.naming import dns_suffix
 from definitions.paths import DOCS_DIR
-from definitions.queries import OBJECT_KEY_PLACEHOLDER, PLACEHOLDERS, QUERIES_DIR, load_queries
+from definitions.queries import OBJECT_KEY_PLACEHOLDER, PLACEHOLDERS, QUERIES_DIR, load_compaction, load_queries
 from environments.config import Environment, Retention
 from tests.fixtures.cloudtrail_corpus import CorpusSpec, log_key, spec_for, write_corpus
 from tests.stack_queries import one, ref, resources, statements
@@ -1307,3 +1307,15 @@ def test_the_cost_table_of_the_document_is_what_the_corpus_measures(day_cost: Da
     assert documented.count("\n") == measured.count("\n") and len(figures(documented)) == len(figures(measured)), measured
     for doc, now in zip(figures(documented), figures(measured), strict=True):
         assert abs(doc - now) <= 0.1 * abs(now), f"documented {doc}, measured {now}:\n{measured}"
+
+
+def test_the_compaction_statement_is_what_athena_accepts_with_execution_parameters():
+    """Athena takes execution parameters in INSERT INTO, as `?` in WHERE clauses only, and writes
+    the SELECT's columns into the table's by position: the statement's columns are the compact
+    table's, in its order, partition columns last."""
+    tree = sqlglot.parse_one(load_compaction().text, read="trino")
+    placeholders = list(tree.find_all(exp.Placeholder))
+    assert len(placeholders) == 2 and all(p.find_ancestor(exp.Where) for p in placeholders)
+    assert isinstance(tree, exp.Insert) and tree.this.name == SCHEMA.compact.name
+    names = [projection.alias_or_name for projection in tree.expression.expressions]
+    assert names == [n for n, _ in (*SCHEMA.compact.columns, *SCHEMA.compact.partition_keys)]
