@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     deployment = LocalDeployment(env)
     try:
         if command == "up":
-            outputs = deployment.up()
+            outputs = deployment.up(progress=lambda step: print(f"{step}…", flush=True))
             width = max(map(len, outputs))
             print(f"\n{env.name} is up on the emulator ({deployment.running().endpoint}, account {env.account_id}):")
             print("\n".join(f"  {key:<{width}}  {value}" for key, value in outputs.items()))

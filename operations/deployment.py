@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from definitions.paths import ROOT
@@ -122,18 +123,22 @@ class LocalDeployment:
         """On the emulator, `-target`s that leave out what it cannot create (UNSUPPORTED_BY_EMULATOR)."""
         return moto.target_args(moto.stack_json(self.stacks_dir / stack)) if target == "emulator" else []
 
-    def up(self) -> dict[str, object]:
-        """Apply the bootstrap, then the environment; return the environment stack's outputs."""
+    def up(self, progress: Callable[[str], object] = lambda step: None) -> dict[str, object]:
+        """Apply the bootstrap, then the environment; return the environment stack's outputs.
+        `progress` hears of each step as it begins."""
+        progress(f"starting the emulator as account {self.env.account_id}")
         emulator, _ = self.start()
         variables = self.emulator_variables(emulator)
         bootstrap, main = self._stacks()
         for stack in (bootstrap, main):
             shutil.rmtree(self.deployed_dir / stack, ignore_errors=True)
             copy_stack(self.stacks_dir / stack, self.deployed_dir / stack)
+        progress(f"applying {bootstrap}")
         terraform(["apply", "-auto-approve", "-input=false", *self._targets(bootstrap, "emulator")], self.stacks_dir / bootstrap,
                   self._init(bootstrap, "emulator", variables))
         # moto would answer Terraform's HeadObject on the state with 403 under this policy (EMULATOR_LIMITS).
         emulator.boto3_client("s3", self.env.state.region).delete_bucket_policy(Bucket=self.env.state.bucket)
+        progress(f"applying {main}, with its state in the bootstrap's bucket")
         tf_env = self._init(main, "emulator", variables)
         terraform(["apply", "-auto-approve", "-input=false", *self._targets(main, "emulator")], self.stacks_dir / main, tf_env)
         result = terraform(["output", "-json"], self.stacks_dir / main, tf_env)

@@ -86,3 +86,23 @@ def test_apply_applies_the_saved_plan_and_nothing_else(tmp_path: Path, monkeypat
     assert calls == ["init", "apply"]
     with pytest.raises(RuntimeError, match="no saved plan at"):
         LocalDeployment(env, state_dir=tmp_path).apply("aws", tmp_path / "missing.tfplan")
+
+
+def test_up_says_each_step_as_it_begins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    env = ENVIRONMENTS[0]
+
+    class Emulator:
+        endpoint = "http://127.0.0.1:5000"
+
+        def boto3_client(self, service, region):
+            return type("S3", (), {"delete_bucket_policy": lambda self, Bucket: None})()
+
+    steps = []
+    monkeypatch.setattr(LocalDeployment, "start", lambda self: (Emulator(), None))
+    monkeypatch.setattr(LocalDeployment, "emulator_variables", lambda self, emulator: {})
+    monkeypatch.setattr(LocalDeployment, "_targets", lambda self, stack, target: [])
+    monkeypatch.setattr(deployment, "copy_stack", lambda source, destination: destination)
+    monkeypatch.setattr(deployment, "terraform", lambda args, cwd, tf_env, **kw: type("Result", (), {"stdout": "{}"})())
+    LocalDeployment(env, state_dir=tmp_path).up(progress=steps.append)
+    assert steps == [f"starting the emulator as account {env.account_id}", f"applying {env.bootstrap_stack}",
+                     f"applying {env.name}, with its state in the bootstrap's bucket"]
