@@ -35,10 +35,15 @@ def scope_arns(env: Environment, scope: str, *, bootstrap: bool = False) -> list
     with `bootstrap`, in the bootstrap stack (whose roles are the CI roles)."""
     here, state = AwsContext(env.account_id, env.region), AwsContext(env.account_id, env.state.region)
     names = env.names
-    buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
-    buckets += [env.access_log_bucket] if env.audit.access_logs else []
+    # The bootstrap creates the state bucket (and its access-log bucket elsewhere) and the state
+    # key: its policy names those alone, not the environment's buckets and keys.
+    if bootstrap:
+        buckets = [env.state.bucket]
+    else:
+        buckets = [env.data_bucket, env.results_bucket, env.trail_bucket, env.state.bucket]
+        buckets += [env.access_log_bucket] if env.audit.access_logs else []
     access_logs_of_state = [state.arn("s3", env.state_access_log_bucket)] if env.state_access_log_bucket else []
-    key_ids = sorted({context.arn("kms", "key/*") for context in (here, state)})
+    key_ids = sorted({context.arn("kms", "key/*") for context in ((state,) if bootstrap else (here, state))})
     state_object, lock_object = f"{env.state.bucket}/{env.state.key}", f"{env.state.bucket}/{env.state.key}.tflock"
     scopes = {
         "*": ["*"],
@@ -48,7 +53,7 @@ def scope_arns(env: Environment, scope: str, *, bootstrap: bool = False) -> list
         "state_key": [state.arn("kms", "key/*")],
         "buckets": [here.arn("s3", bucket) for bucket in buckets] + access_logs_of_state,
         "keys": key_ids,
-        "aliases": [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias),
+        "aliases": [*([] if bootstrap else [here.arn("kms", names.key_alias), here.arn("kms", names.alerting_key_alias)]),
                     state.arn("kms", names.state_key_alias), *key_ids],
         "roles": [here.arn("iam", f"role/{name}") for name in ((names.plan_role, names.apply_role) if bootstrap
                                                               else (names.role, names.trail_logs_role, names.compaction))],

@@ -96,3 +96,18 @@ def test_each_types_own_grants_cover_every_call_its_refresh_makes(name: str, typ
     for policy in (deploy_policy(env, [type_name], bootstrap=bootstrap), plan_policy(env, [type_name])):
         missing = [action for action in provider_reads()[type_name] if not _allowed(policy, action)]
         assert not missing, f"{type_name}: add {missing} to definitions/data/deploy_permissions.toml"
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_the_bootstrap_policy_names_only_what_the_bootstrap_creates(name: str):
+    """The bootstrap creates the state bucket and the state key: its deployer may manage those, not
+    the environment's data, results or trail buckets, nor the keys of the environment's region."""
+    env = environment(name)
+    state = f"arn:{env.partition}:s3:::{env.state.bucket}"
+    access_logs = [f"arn:{env.partition}:s3:::{env.state_access_log_bucket}"] if env.state_access_log_bucket else []
+    assert scope_arns(env, "buckets", bootstrap=True) == [state, *access_logs]
+    assert scope_arns(env, "keys", bootstrap=True) == [f"arn:{env.partition}:kms:{env.state.region}:{env.account_id}:key/*"]
+    aliases = scope_arns(env, "aliases", bootstrap=True)
+    assert f"arn:{env.partition}:kms:{env.state.region}:{env.account_id}:{env.names.state_key_alias}" in aliases
+    assert not [a for a in aliases if a.endswith((env.names.key_alias, env.names.alerting_key_alias))]
+    assert env.data_bucket not in " ".join(scope_arns(env, "buckets", bootstrap=True))
