@@ -44,6 +44,26 @@ CATALOG_READ_ACTIONS = ("glue:GetDatabase", "glue:GetDatabases", "glue:GetTable"
                         "glue:GetPartition", "glue:GetPartitions")
 
 
+def encrypted_workgroup(scope: Construct, *, name: str, description: str, output_location: str, key: EncryptionKey,
+                        bytes_scanned_cutoff: int) -> athena_workgroup.AthenaWorkgroup:
+    """A workgroup (construct id `workgroup`) on the pinned engine, publishing its metrics, whose
+    enforced configuration writes results to `output_location` encrypted SSE-KMS with `key`; the
+    same encryption applies to the files an INSERT writes (Athena user guide, "INSERT INTO")."""
+    configuration = athena_workgroup.AthenaWorkgroupConfiguration(
+        enforce_workgroup_configuration=True,
+        publish_cloudwatch_metrics_enabled=True,
+        bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+        engine_version=athena_workgroup.AthenaWorkgroupConfigurationEngineVersion(selected_engine_version=ENGINE_VERSION),
+        result_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfiguration(
+            output_location=output_location,
+            encryption_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
+                encryption_option="SSE_KMS", kms_key_arn=key.arn),
+        ),
+    )
+    return athena_workgroup.AthenaWorkgroup(scope, "workgroup", name=name, description=description, state="ENABLED",
+                                            force_destroy=False, configuration=configuration)
+
+
 class Analytics(Construct):
     """Inputs:
     - workgroup_name, database_name: Athena workgroup and Glue database (required).
@@ -79,21 +99,9 @@ class Analytics(Construct):
         self.catalog_arn = context.arn("glue", "catalog")
         self.database_arn = context.arn("glue", f"database/{database_name}")
 
-        self.resource = athena_workgroup.AthenaWorkgroup(
-            self, "workgroup", name=workgroup_name, description="Queries over the CloudTrail logs",
-            state="ENABLED", force_destroy=False,
-            configuration=athena_workgroup.AthenaWorkgroupConfiguration(
-                enforce_workgroup_configuration=True,
-                publish_cloudwatch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
-                engine_version=athena_workgroup.AthenaWorkgroupConfigurationEngineVersion(selected_engine_version=ENGINE_VERSION),
-                result_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfiguration(
-                    output_location=f"s3://{results_bucket.name}/{RESULTS_PREFIX}",
-                    encryption_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
-                        encryption_option="SSE_KMS", kms_key_arn=key.arn),
-                ),
-            ),
-        )
+        self.resource = encrypted_workgroup(self, name=workgroup_name, description="Queries over the CloudTrail logs",
+                                            output_location=f"s3://{results_bucket.name}/{RESULTS_PREFIX}", key=key,
+                                            bytes_scanned_cutoff=bytes_scanned_cutoff)
         self.database = glue_catalog_database.GlueCatalogDatabase(
             self, "database", name=database_name, description="CloudTrail logs, queried with Athena")
         schema = load_schema()

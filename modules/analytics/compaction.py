@@ -28,8 +28,8 @@ from constructs import Construct
 from definitions import naming
 from definitions.aws_context import AwsContext
 from definitions.queries import COMPACTION_TIME, load_compaction
-from modules.analytics.athena import COMPACT_PREFIX, ENGINE_VERSION, RESULTS_PREFIX, TABLE_NAME, Analytics
-from modules.foundation.bindings import athena_workgroup, scheduler_schedule
+from modules.analytics.athena import COMPACT_PREFIX, RESULTS_PREFIX, TABLE_NAME, Analytics, encrypted_workgroup
+from modules.foundation.bindings import scheduler_schedule
 from modules.foundation.iam import Role
 from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Statement
@@ -72,23 +72,10 @@ class Compaction(Construct):
         context = AwsContext.of(self)
         self.workgroup_name = workgroup_name
         results = analytics.results_bucket
-        self.workgroup = athena_workgroup.AthenaWorkgroup(
-            self, "workgroup", name=workgroup_name, description="The daily compaction of the CloudTrail logs",
-            state="ENABLED", force_destroy=False,
-            configuration=athena_workgroup.AthenaWorkgroupConfiguration(
-                enforce_workgroup_configuration=True,
-                publish_cloudwatch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
-                engine_version=athena_workgroup.AthenaWorkgroupConfigurationEngineVersion(selected_engine_version=ENGINE_VERSION),
-                # The encryption of a workgroup's results also applies to the files an INSERT writes
-                # (Athena user guide, "INSERT INTO", considerations).
-                result_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfiguration(
-                    output_location=f"s3://{results.name}/{COMPACTION_RESULTS_PREFIX}",
-                    encryption_configuration=athena_workgroup.AthenaWorkgroupConfigurationResultConfigurationEncryptionConfiguration(
-                        encryption_option="SSE_KMS", kms_key_arn=key.arn),
-                ),
-            ),
-        )
+        self.workgroup = encrypted_workgroup(
+            self, name=workgroup_name, description="The daily compaction of the CloudTrail logs",
+            output_location=f"s3://{results.name}/{COMPACTION_RESULTS_PREFIX}", key=key,
+            bytes_scanned_cutoff=bytes_scanned_cutoff)
         workgroup_arn = context.arn("athena", f"workgroup/{workgroup_name}")
 
         # Scheduler's execution role (EventBridge Scheduler user guide, "Set up the execution role"):
