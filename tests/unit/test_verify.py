@@ -3,6 +3,7 @@ signing string of the CloudTrail guide, SHA256withRSA, the key as PKCS#1 DER).""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import hashlib
@@ -63,13 +64,19 @@ def test_a_digest_signed_by_another_key_does_not_verify(key_pair):
 # --- the audit path's delivery, against EventBridge's metrics (moto, in process) ---------------
 
 
-@pytest.fixture
-def audit_path_account():
+@contextlib.contextmanager
+def in_process_account(env):
+    """A boto3 session on moto in this process, for the checks that read what moto can hold."""
     from moto import mock_aws  # noqa: PLC0415 - only these tests use the in-process emulator
 
-    env = ENVIRONMENTS[0]
     with mock_aws():
-        session = boto3.Session(region_name=env.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+        yield boto3.Session(region_name=env.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def audit_path_account():
+    env = ENVIRONMENTS[0]
+    with in_process_account(env) as session:
         s3 = session.client("s3", region_name=env.region)
         s3.create_bucket(Bucket=env.trail_bucket, CreateBucketConfiguration={"LocationConstraint": env.region})
         s3.put_bucket_policy(Bucket=env.trail_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
@@ -108,11 +115,8 @@ def test_the_audit_path_check_passes_on_a_clean_invocation_and_fails_on_none(aud
 
 @pytest.fixture
 def compact_catalog():
-    from moto import mock_aws  # noqa: PLC0415 - only these tests use the in-process emulator
-
     env = ENVIRONMENTS[0]
-    with mock_aws():
-        session = boto3.Session(region_name=env.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    with in_process_account(env) as session:
         glue = session.client("glue", region_name=env.region)
         glue.create_database(DatabaseInput={"Name": env.names.database})
         glue.create_table(DatabaseName=env.names.database, TableInput={
