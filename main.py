@@ -44,7 +44,8 @@ def main() -> int:
         problems += err.problems
     try:
         envs = load_environments(environments_dir(), only)
-        load_organization(organization_file(), load_environments(environments_dir()))
+        if organization_file().exists():  # checked against every environment file, not only those synthesized
+            load_organization(organization_file(), load_environments(environments_dir()))
     except ConfigError as err:
         problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
     if problems:
