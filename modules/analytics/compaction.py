@@ -78,8 +78,9 @@ class Compaction(Construct):
             bytes_scanned_cutoff=bytes_scanned_cutoff)
         workgroup_arn = context.arn("athena", f"workgroup/{workgroup_name}")
 
-        # Scheduler's execution role (EventBridge Scheduler user guide, "Set up the execution role"):
-        # trusted by the service for this account's schedules only.
+        # Scheduler's execution role, trusted by the service for this account's schedules only: the
+        # key the Scheduler user guide ("Confused deputy prevention") says the service sends; its
+        # aws:SourceArn would name a schedule group, never a schedule.
         self.role = Role(self, "role", name=role_name, description="Runs the daily compaction of the CloudTrail logs",
                          trust=[Statement(sid="TrustEventBridgeScheduler", actions=["sts:AssumeRole"],
                                           principals={"Service": [context.service_principal("scheduler")]},
