@@ -30,6 +30,7 @@ PROTECTIVE_TYPES = {
     "aws_s3_bucket_object_lock_configuration": "Object Lock",
     "aws_cloudwatch_metric_alarm": "an alarm",
     "aws_cloudwatch_event_rule": "an audit-path rule",
+    "aws_organizations_policy_attachment": "a service or resource control policy (it is detached)",
 }
 # (type, attribute path, protective value, what it protects): a change away from the value turns
 # the protection off.
@@ -40,6 +41,7 @@ PROTECTIONS = (
     ("aws_cloudtrail", "enable_log_file_validation", True, "log file validation"),
     ("aws_cloudtrail", "is_multi_region_trail", True, "multi-region recording"),
     ("aws_cloudtrail", "include_global_service_events", True, "global service events"),
+    ("aws_cloudtrail", "is_organization_trail", True, "recording every account of the organization"),
     ("aws_s3_bucket_server_side_encryption_configuration", "rule.apply_server_side_encryption_by_default.sse_algorithm",
      "aws:kms", "SSE-KMS default encryption"),
     ("aws_s3_bucket_public_access_block", "block_public_acls", True, "block_public_acls"),
@@ -49,6 +51,9 @@ PROTECTIONS = (
     ("aws_athena_workgroup", "configuration.enforce_workgroup_configuration", True, "the workgroup's enforced settings"),
     (None, "lifecycle.prevent_destroy", True, "prevent_destroy"),
 )
+# Condition keys that tie a service principal's access to one resource, account or organization
+# (IAM user guide, "The confused deputy problem"): removing one lets the service act for anyone.
+CONFUSED_DEPUTY_KEYS = ("aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths")
 # Resource attributes that hold a whole policy, and the policy's kind.
 POLICY_ATTRIBUTES = {
     "aws_kms_key": ("policy", "key"), "aws_s3_bucket_policy": ("policy", "other"), "aws_iam_role": ("assume_role_policy", "trust"),
@@ -210,9 +215,20 @@ def policy_dangers(change: PolicyChange) -> Iterator[str]:
                 yield f"trust widened: statement {sid} now trusts {who}"
             if trust and old and old["Effect"] == "Allow" and old["Condition"] and old["Condition"] != statement["Condition"]:
                 yield f"trust widened: statement {sid}'s conditions changed from {json.dumps(old['Condition'])}"
+            if old and old["Effect"] == "Allow":
+                kept, checked = _confused_deputy_keys(statement), _confused_deputy_keys(old)
+                for key in sorted(checked.keys() - kept.keys()):
+                    yield f"statement {sid} no longer checks {checked[key]}: the service it admits may act for others"
     for sid, old in before.items():
         if old["Effect"] == "Deny" and (sid not in after or after[sid]["Effect"] != "Deny"):
             yield f"Deny statement {sid} removed"
+
+
+def _confused_deputy_keys(statement: Mapping[str, Any]) -> dict[str, str]:
+    """The confused-deputy condition keys a statement tests, by their lowercase form (condition
+    keys compare without case)."""
+    return {variable.lower(): variable for by_variable in statement["Condition"].values() for variable in by_variable
+            if variable.lower() in CONFUSED_DEPUTY_KEYS}
 
 
 def _items(statement: Mapping[str, Any], key: str) -> set[str]:
@@ -257,9 +273,32 @@ def backend_danger(change: ResourceChange) -> str | None:
             "the new backend), or keep the state where it is (`state.bucket` and `state.key` in the environment file)")
 
 
+def projection_danger(change: ResourceChange) -> str | None:
+    """Values dropped from a Glue table's enum partition projection (`projection.<column>.values`):
+    Athena no longer reads their folders, so their logs vanish from every query on the table."""
+    if change.type != "aws_glue_catalog_table" or change.before is None or change.after is None:
+        return None
+    before, after = change.before.get("parameters") or {}, change.after.get("parameters") or {}
+    dropped = []
+    for name, values in sorted(before.items()):
+        if name.startswith("projection.") and name.endswith(".values") and isinstance(values, str):
+            gone = sorted(set(values.split(",")) - set(str(after.get(name) or "").split(",")))
+            if gone:
+                dropped.append(f"{name.split('.')[1]} {', '.join(gone)}")
+    if not dropped:
+        return None
+    return f"drops from its partition projection {'; '.join(dropped)}: their logs vanish from every query on the table"
+
+
 def resource_dangers(change: ResourceChange) -> Iterator[str]:
     if moved := backend_danger(change):
         yield moved
+    if dropped := projection_danger(change):
+        yield dropped
+    if change.type == "aws_cloudtrail_organization_delegated_admin_account" and change.actions != ("create",):
+        before, after = (value_at(body, "account_id") if body else None for body in (change.before, change.after))
+        yield (f"the CloudTrail delegated administrator changes ({json.dumps(before)} → {json.dumps(after)}): "
+               "who may create, change or stop the organization trail")
     if change.type in STATEFUL_TYPES and "delete" in change.actions:
         if change.moved_to:
             yield (f"renamed to `{change.moved_to}`: Terraform would destroy it and create a new, empty one. Keep it: "

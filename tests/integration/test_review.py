@@ -258,3 +258,35 @@ def test_a_report_past_the_comment_limit_keeps_the_dangers_and_the_counts_whole(
     assert dangerous_section(report) == dangerous_section(short)
     counts = report.split(f"### {ENV.name}\n\n", 1)[1].splitlines()[0]
     assert f"### {ENV.name}\n\n{counts}\n" in short and "| change | resource |" not in short
+
+
+def test_a_confused_deputy_check_removed_is_dangerous(base):
+    def unscope(stack):
+        for statement in _statements(stack, "trail-bucket_policy_document"):
+            statement["condition"] = [c for c in statement.get("condition", []) if c["variable"] != "aws:SourceArn"]
+    report, _, _ = changed(base, unscope)
+    section = dangerous_section(report)
+    assert "statement AllowCloudTrailWrite no longer checks aws:SourceArn" in section, report
+    assert "statement AllowCloudTrailAclCheck no longer checks aws:SourceArn" in section
+
+
+def test_a_value_dropped_from_a_partition_projection_is_dangerous(base):
+    table = one_name(base[ENV.name], "aws_glue_catalog_table", "analytics_cloudtrail-table")
+    projected = base[ENV.name]["resource"]["aws_glue_catalog_table"][table]["parameters"]["projection.region.values"].split(",")
+    dropped = projected[:2]
+
+    def narrow(stack):
+        parameters = stack["resource"]["aws_glue_catalog_table"][table]["parameters"]
+        parameters["projection.region.values"] = ",".join(projected[2:])
+    report, _, _ = changed(base, narrow)
+    assert (f"`aws_glue_catalog_table.{table}`: drops from its partition projection region {', '.join(sorted(dropped))}: "
+            "their logs vanish from every query on the table") in dangerous_section(report), report
+
+
+def test_an_organization_trail_turned_off_is_dangerous(base):
+    before = copy.deepcopy(base)
+    for body in before[ENV.name]["resource"]["aws_cloudtrail"].values():
+        body["is_organization_trail"] = True
+    stacks, resources, policies = diff(before, base)
+    assert "turns off recording every account of the organization (is_organization_trail: null)" in \
+        dangerous_section(markdown("t", stacks, resources, policies))
