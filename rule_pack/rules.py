@@ -21,6 +21,7 @@ from cdktf import Annotations, IAspect, TerraformResource, TerraformStack, Token
 from constructs import IConstruct
 
 from modules.foundation.bindings import (
+    cloudwatch_log_metric_filter,
     data_aws_iam_policy_document,
     iam_group_policy,
     iam_role,
@@ -134,6 +135,24 @@ def _protected_in_production(node: IConstruct, facts: StackFacts) -> Iterator[st
                 yield f"{path} is stateful and must carry prevent_destroy in production"
 
 
+# CloudTrail fields with a value per account, principal or address: a metric dimension on one makes
+# a custom metric per value (CloudWatch pricing: $0.30 a metric a month), growing with the
+# organization; the CIS filters across 1,000 accounts would be 15,000 metrics.
+UNBOUNDED_FIELDS = ("$.recipientAccountId", "$.userIdentity.accountId", "$.userIdentity.arn",
+                    "$.userIdentity.principalId", "$.userIdentity.sessionContext.sessionIssuer.accountId",
+                    "$.userIdentity.sessionContext.sessionIssuer.arn", "$.sourceIPAddress")
+
+
+def _bounded_metric_dimensions(node: IConstruct, facts: StackFacts) -> Iterator[str]:
+    if not isinstance(node, cloudwatch_log_metric_filter.CloudwatchLogMetricFilter):
+        return
+    transformation = node.metric_transformation_input
+    dimensions = getattr(transformation, "dimensions", None) or {}
+    for name, field in sorted(dimensions.items()):
+        if field in UNBOUNDED_FIELDS:
+            yield f"dimension {name} takes {field}: a custom metric per value, billed each month"
+
+
 RULES: tuple[Rule, ...] = (
     Rule("SecureBucketsOnly", "Every S3 bucket is a SecureBucket.", _bucket_is_secure),
     Rule("BucketsUseKms", "Every bucket encrypts with a customer managed KMS key (the seed's \"at rest: SSE-KMS\").",
@@ -147,6 +166,8 @@ RULES: tuple[Rule, ...] = (
     Rule("UniqueSids", "Sids are unique within each policy document.", _unique_sids),
     Rule("ProtectedInProduction", "In production, every stateful resource on the stack's protected list carries "
          "prevent_destroy.", _protected_in_production),
+    Rule("BoundedMetricDimensions", "No metric filter makes a metric per account, principal or source address.",
+         _bounded_metric_dimensions),
 )
 RULE_IDS = {rule.id for rule in RULES}
 

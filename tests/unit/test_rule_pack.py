@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.foundation.bindings import data_aws_iam_policy_document, s3_bucket, s3_bucket_policy
+from modules.foundation.bindings import cloudwatch_log_metric_filter, data_aws_iam_policy_document, s3_bucket, s3_bucket_policy
 from modules.foundation.policy import PolicyDocument, Statement
 from modules.storage.encryption_key import EncryptionKey
 from modules.storage.secure_bucket import SecureBucket
@@ -142,3 +142,23 @@ def test_a_suppression_that_matches_nothing_fails_the_synth(tmp_path: Path):
     document = PolicyDocument(stack, "doc", [Statement(sid="Narrow", actions=["s3:GetObject"], resources=OBJECTS)])
     suppress(document, "NoWildcardActions", "Left over from a statement that has since been narrowed.")
     assert "nothing here breaks it: remove the suppression" in rule_failure(stack, "NoWildcardActions", "scratch/doc")
+
+
+def _metric_filter(tmp_path: Path, dimensions: dict[str, str]):
+    stack = scratch_stack(tmp_path)
+    cloudwatch_log_metric_filter.CloudwatchLogMetricFilter(
+        stack, "filter", name="f", log_group_name="trail", pattern='{ $.eventName = "StopLogging" }',
+        metric_transformation=cloudwatch_log_metric_filter.CloudwatchLogMetricFilterMetricTransformation(
+            name="StopLogging", namespace="Test", value="1", dimensions=dimensions))
+    return stack
+
+
+def test_rule_BoundedMetricDimensions_refuses_a_metric_per_account(tmp_path: Path):
+    stack = _metric_filter(tmp_path, {"Account": "$.recipientAccountId"})
+    message = rule_failure(stack, "BoundedMetricDimensions", "scratch/filter")
+    assert "dimension Account takes $.recipientAccountId: a custom metric per value" in message
+
+
+def test_rule_BoundedMetricDimensions_accepts_a_bounded_dimension(tmp_path: Path):
+    stack = _metric_filter(tmp_path, {"Operation": "$.eventName"})
+    stack.node.root.synth()  # the rule pack passes
