@@ -2,7 +2,7 @@
 
 `up` starts the moto emulator as the environment's account (or reuses the one it started
 before), applies the bootstrap stack, then the environment stack with its real S3 backend in the
-bootstrap's bucket, and prints the outputs. Terraform runs on the synthesized stacks unchanged
+bootstrap's bucket (beside the bootstrap's slow lifecycle rules), and prints the outputs. Terraform runs on the synthesized stacks unchanged
 (`terraform -chdir=cdktf.out/stacks/<stack>`); the emulator is reached through the environment
 alone (`emulator_variables`), Terraform's working files live in `.local/<env>/` (TF_DATA_DIR),
 and the bootstrap's state there too (`-backend-config=path=`): nothing emulator-specific lands in
@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from definitions.paths import ROOT
@@ -32,6 +33,9 @@ from stacks.ids import ACCESS_LOG_BUCKET_ID
 # Where each environment's emulator record, Terraform working files and local state are kept.
 LOCAL_DIR = Path(os.environ.get("PLATFORM_LOCAL_DIR", ROOT / ".local"))
 
+# Resource types the AWS provider waits on after creating them (about a minute for S3 lifecycle
+# rules, polling until they read back the same several times).
+SLOW_TO_SETTLE = ("aws_s3_bucket_lifecycle_configuration",)
 # What moto does not do, said whenever the emulator is used (REFERENCE: the emulator's limits).
 EMULATOR_LIMITS = (
     "bucket policies: moto evaluates only StringEquals conditions, so the state bucket's policy is lifted "
@@ -125,7 +129,11 @@ class LocalDeployment:
 
     def up(self, progress: Callable[[str], object] = lambda step: None) -> dict[str, object]:
         """Apply the bootstrap, then the environment; return the environment stack's outputs.
-        `progress` hears of each step as it begins."""
+        `progress` hears of each step as it begins.
+
+        The bootstrap's S3 lifecycle rules take the AWS provider about a minute (it waits for them
+        to settle) and the environment needs none of them: they are applied last, beside the
+        environment, whose state needs the bucket, its key and its policy (lifted first)."""
         progress(f"starting the emulator as account {self.env.account_id}")
         emulator, _ = self.start()
         variables = self.emulator_variables(emulator)
@@ -133,16 +141,30 @@ class LocalDeployment:
         for stack in (bootstrap, main):
             shutil.rmtree(self.deployed_dir / stack, ignore_errors=True)
             copy_stack(self.stacks_dir / stack, self.deployed_dir / stack)
-        progress(f"applying {bootstrap}")
-        terraform(["apply", "-auto-approve", "-input=false", *self._targets(bootstrap, "emulator")], self.stacks_dir / bootstrap,
-                  self._init(bootstrap, "emulator", variables))
+        progress(f"applying {bootstrap} but its lifecycle rules")
+        bootstrap_env = self._init(bootstrap, "emulator", variables)
+        first = self._resource_targets(bootstrap, lambda rtype: rtype not in SLOW_TO_SETTLE)
+        last = self._resource_targets(bootstrap, lambda rtype: rtype in SLOW_TO_SETTLE)
+        terraform(["apply", "-auto-approve", "-input=false", *first], self.stacks_dir / bootstrap, bootstrap_env)
         # moto would answer Terraform's HeadObject on the state with 403 under this policy (EMULATOR_LIMITS).
         emulator.boto3_client("s3", self.env.state.region).delete_bucket_policy(Bucket=self.env.state.bucket)
-        progress(f"applying {main}, with its state in the bootstrap's bucket")
-        tf_env = self._init(main, "emulator", variables)
-        terraform(["apply", "-auto-approve", "-input=false", *self._targets(main, "emulator")], self.stacks_dir / main, tf_env)
+        progress(f"applying {main}, with its state in the bootstrap's bucket, beside {bootstrap}'s lifecycle rules")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            rest = pool.submit(terraform, ["apply", "-auto-approve", "-input=false", *last], self.stacks_dir / bootstrap,
+                               bootstrap_env) if last else None
+            tf_env = self._init(main, "emulator", variables)
+            terraform(["apply", "-auto-approve", "-input=false", *self._targets(main, "emulator")], self.stacks_dir / main, tf_env)
+            if rest is not None:
+                rest.result()
         result = terraform(["output", "-json"], self.stacks_dir / main, tf_env)
         return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+    def _resource_targets(self, stack: str, keep: Callable[[str], bool]) -> list[str]:
+        """`-target`s for the resources of `stack` whose type `keep` accepts, but those the emulator
+        cannot create (UNSUPPORTED_BY_EMULATOR)."""
+        config = moto.stack_json(self.stacks_dir / stack)
+        return [f"-target={rtype}.{name}" for rtype, by_name in config.get("resource", {}).items() for name in by_name
+                if rtype not in moto.UNSUPPORTED_BY_EMULATOR and keep(rtype)]
 
     def _variables(self, target: str) -> dict[str, str]:
         if target == "emulator":
@@ -163,26 +185,31 @@ class LocalDeployment:
         stack = json.loads((self.stacks_dir / self.env.bootstrap_stack / "cdk.tf.json").read_text())
         return (self.stacks_dir / self.env.bootstrap_stack / stack["terraform"]["backend"]["local"]["path"]).is_file()
 
-    def plan(self, target: str = "emulator", *, detailed: bool = False) -> dict[str, tuple[Path, int]]:
+    def plan(self, target: str = "emulator", *, detailed: bool = False,
+             only: str | None = None) -> dict[str, tuple[Path, int]]:
         """Plan the bootstrap (when its state is known here) and the environment against the emulator
-        (which `up` must have started) or real AWS (the credentials in the environment). Each plan is
-        saved with its Markdown summary (`<stack>.md`, operations/plan_summary.py) beside it. Returns
-        {stack: (plan file, exit status)}: with `detailed`, 2 means the plan has changes."""
+        (which `up` must have started) or real AWS (the credentials in the environment), side by side;
+        `only` names the one stack to plan. Each plan is saved with its Markdown summary
+        (`<stack>.md`, operations/plan_summary.py) beside it. Returns {stack: (plan file, exit
+        status)}: with `detailed`, 2 means the plan has changes."""
         variables = self._variables(target)
         stacks = [s for s in self._stacks() if s != self.env.bootstrap_stack or self.bootstrap_state_known(target)]
-        plans = {}
-        for stack in stacks:
-            tf_env = self._init(stack, target, variables)
-            plan_file = self.state_dir / target / f"{stack}.tfplan"
-            args = ["plan", "-input=false", f"-out={plan_file}", *(["-detailed-exitcode"] if detailed else []),
-                    *self._targets(stack, target)]
-            result = terraform(args, self.stacks_dir / stack, tf_env, check=False)
-            if result.returncode not in ((0, 2) if detailed else (0,)):
-                raise RuntimeError(f"terraform plan of {stack} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-            shown = json.loads(terraform(["show", "-json", str(plan_file)], self.stacks_dir / stack, tf_env).stdout)
-            plan_file.with_suffix(".md").write_text(summary(stack, shown, f"Terraform plan: `{stack}` ({target})"))
-            plans[stack] = (plan_file, result.returncode)
-        return plans
+        stacks = [s for s in stacks if only in (None, s)]
+        with ThreadPoolExecutor(max_workers=len(stacks) or 1) as pool:  # each stack has its own folder and data dir
+            planned = {stack: pool.submit(self._plan_stack, stack, target, variables, detailed) for stack in stacks}
+        return {stack: future.result() for stack, future in planned.items()}
+
+    def _plan_stack(self, stack: str, target: str, variables: dict[str, str], detailed: bool) -> tuple[Path, int]:
+        tf_env = self._init(stack, target, variables)
+        plan_file = self.state_dir / target / f"{stack}.tfplan"
+        args = ["plan", "-input=false", f"-out={plan_file}", *(["-detailed-exitcode"] if detailed else []),
+                *self._targets(stack, target)]
+        result = terraform(args, self.stacks_dir / stack, tf_env, check=False)
+        if result.returncode not in ((0, 2) if detailed else (0,)):
+            raise RuntimeError(f"terraform plan of {stack} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        shown = json.loads(terraform(["show", "-json", str(plan_file)], self.stacks_dir / stack, tf_env).stdout)
+        plan_file.with_suffix(".md").write_text(summary(stack, shown, f"Terraform plan: `{stack}` ({target})"))
+        return plan_file, result.returncode
 
     def show(self, plan_file: Path, target: str = "emulator") -> dict:
         """`terraform show -json` of a saved plan."""
@@ -197,7 +224,7 @@ class LocalDeployment:
         is stale"). Returns the plan's summary."""
         stack = self.env.name
         if saved is None:
-            saved, _ = self.plan(target)[stack]
+            saved, _ = self.plan(target, only=stack)[stack]
             tf_env = self._tf_env(stack, target, self._variables(target))
         else:
             if not saved.is_file():

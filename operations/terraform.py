@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 # A mirror's layout is <mirror>/<registry host>/hashicorp/aws/<version>/<platform>/.
@@ -36,7 +37,11 @@ def write_cli_config(path: Path) -> Path:
     text = ""
     if mirror:
         text = f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-    path.write_text(text)
+    # Written whole, then renamed into place: a Terraform started meanwhile reads the old file or the
+    # new one, never a half-written one.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    partial.write_text(text)
+    partial.replace(path)
     return path
 
 

@@ -88,21 +88,37 @@ def test_apply_applies_the_saved_plan_and_nothing_else(tmp_path: Path, monkeypat
         LocalDeployment(env, state_dir=tmp_path).apply("aws", tmp_path / "missing.tfplan")
 
 
-def test_up_says_each_step_as_it_begins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_up_says_each_step_and_applies_the_slow_lifecycle_rules_beside_the_environment(tmp_path: Path,
+                                                                                       monkeypatch: pytest.MonkeyPatch):
     env = ENVIRONMENTS[0]
 
     class Emulator:
         endpoint = "http://127.0.0.1:5000"
 
         def boto3_client(self, service, region):
-            return type("S3", (), {"delete_bucket_policy": lambda self, Bucket: None})()
+            return type("S3", (), {"delete_bucket_policy": lambda self, Bucket: lifted.append(Bucket)})()
 
-    steps = []
+    steps, lifted, calls = [], [], []
+    types = ["aws_kms_key", "aws_s3_bucket", "aws_s3_bucket_lifecycle_configuration"]
+
+    def terraform(args, cwd, tf_env, **kw):
+        calls.append((cwd.name, args, list(lifted)))
+        return type("Result", (), {"stdout": "{}"})()
+
     monkeypatch.setattr(LocalDeployment, "start", lambda self: (Emulator(), None))
     monkeypatch.setattr(LocalDeployment, "emulator_variables", lambda self, emulator: {})
     monkeypatch.setattr(LocalDeployment, "_targets", lambda self, stack, target: [])
+    monkeypatch.setattr(LocalDeployment, "_resource_targets",
+                        lambda self, stack, keep: [f"-target={rtype}.x" for rtype in types if keep(rtype)])
     monkeypatch.setattr(deployment, "copy_stack", lambda source, destination: destination)
-    monkeypatch.setattr(deployment, "terraform", lambda args, cwd, tf_env, **kw: type("Result", (), {"stdout": "{}"})())
+    monkeypatch.setattr(deployment, "terraform", terraform)
     LocalDeployment(env, state_dir=tmp_path).up(progress=steps.append)
-    assert steps == [f"starting the emulator as account {env.account_id}", f"applying {env.bootstrap_stack}",
-                     f"applying {env.name}, with its state in the bootstrap's bucket"]
+    assert steps == [f"starting the emulator as account {env.account_id}", f"applying {env.bootstrap_stack} but its lifecycle rules",
+                     f"applying {env.name}, with its state in the bootstrap's bucket, beside {env.bootstrap_stack}'s lifecycle rules"]
+    applies = [(stack, [a for a in args if a.startswith("-target")], bool(lifted_then)) for stack, args, lifted_then in calls
+               if args[0] == "apply"]
+    assert applies[0] == (env.bootstrap_stack, ["-target=aws_kms_key.x", "-target=aws_s3_bucket.x"], False)
+    # After the state bucket's policy is lifted, side by side (in either order):
+    assert sorted(applies[1:]) == sorted([(env.bootstrap_stack, ["-target=aws_s3_bucket_lifecycle_configuration.x"], True),
+                                          (env.name, [], True)])
+    assert lifted == [env.state.bucket]
