@@ -30,11 +30,12 @@ synth: setup
 	$(PIPENV) run python main.py
 	@$(PIPENV) run python -m cli.synth_report
 
-# Every test: the unit and integration tests on both cores (each file on one worker, so that a
-# file's session fixtures are built once), then the emulator tests, which start their own servers.
+# Every test, in one run of four processes, each file on one of them (its module fixtures are built
+# once): the emulator files come first in the collection and spend most of their time waiting on
+# Terraform and the emulator, so four processes keep two cores busy. The synths are shared
+# (tests/conftest.py). The ten slowest tests are listed at the end.
 test: setup lint
-	$(PIPENV) run python -m pytest -m "unit or integration" -n 2 --dist loadfile --durations=10
-	$(PIPENV) run python -m pytest -m emulator --durations=10
+	$(PIPENV) run python -m pytest -n 4 --dist loadfile --durations=10
 
 # The unit tests alone (in process, no subprocess): the inner loop, seconds.
 test-fast: setup

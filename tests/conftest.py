@@ -1,5 +1,8 @@
-"""Fixtures: every environment's stacks synthesized once per session (in process with the cdktf
+"""Fixtures: every environment's stacks synthesized once per run (in process with the cdktf
 Testing helpers, and on disk through main.py), and a Terraform CLI configuration.
+
+`make test` runs the tests in parallel processes (pytest-xdist); the synths are made by the first
+process that asks for them and read by the others (`shared`), so each is paid once per run.
 
 Each test is marked by the folder it is in, which says what it costs: `unit` (tests/unit: in
 process), `integration` (tests/integration: real tools), `emulator` (tests/emulator: stacks applied
@@ -8,12 +11,14 @@ to moto). `make test-fast` runs `-m unit`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,18 +48,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(getattr(pytest.mark, folder))
 
 
-@pytest.fixture(scope="session")
-def testing_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Every stack through `Testing.synth` (with validations): {stack name: Terraform JSON text}.
-    The app is synthesized first, which fails on any rule of the rule pack."""
+def shared(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder `name`, made once per run by `make(folder)`: under pytest-xdist, by the first
+    worker that asks (the others wait on a lock, then read it); alone, by this process."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's base is a folder of the run's
+        root = root.parent
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:  # closing it releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
+def _testing_synth(folder: Path) -> None:
     from cdktf import TerraformStack, Testing  # noqa: PLC0415 - the slow import, paid once
 
     from stacks.app import build_app  # noqa: PLC0415
 
-    app = build_app(ENVIRONMENTS, tmp_path_factory.mktemp("app"))
+    app = build_app(ENVIRONMENTS, folder / "app")
     app.synth()
-    return {stack.node.id: Testing.synth(stack, True) for stack in app.node.children
-            if isinstance(stack, TerraformStack)}
+    synthesized = {stack.node.id: Testing.synth(stack, True) for stack in app.node.children
+                   if isinstance(stack, TerraformStack)}
+    (folder / "stacks.json").write_text(json.dumps(synthesized))
+
+
+@pytest.fixture(scope="session")
+def testing_synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every stack through `Testing.synth` (with validations): {stack name: Terraform JSON text}.
+    The app is synthesized first, which fails on any rule of the rule pack."""
+    return json.loads((shared(tmp_path_factory, "testing-synth", _testing_synth) / "stacks.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +90,15 @@ def stacks(testing_synth: dict[str, str]) -> dict[str, dict]:
     return {name: json.loads(text) for name, text in testing_synth.items()}
 
 
+def _main_synth(out: Path) -> None:
+    subprocess.run([sys.executable, "main.py"], cwd=ROOT, check=True, env={**os.environ, "CDKTF_OUTDIR": str(out)})
+
+
 @pytest.fixture(scope="session")
 def synth_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`python main.py` into a fresh folder, as `make synth` and the cdktf CLI run it."""
-    out = tmp_path_factory.mktemp("cdktf.out")
-    subprocess.run([sys.executable, "main.py"], cwd=ROOT, check=True, env={**os.environ, "CDKTF_OUTDIR": str(out)})
-    return out
+    """`python main.py` into a fresh folder, as `make synth` and the cdktf CLI run it. Shared: a
+    test copies what it changes."""
+    return shared(tmp_path_factory, "cdktf.out", _main_synth)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 and prod's destroy guardrail, on a second emulator that answers as prod's account.
 
 One module-scoped fixture starts both emulators and applies dev and prod in parallel (each apply
-takes about a minute; the S3 lifecycle resources wait for the emulator to settle). The dev tests
+takes about a minute: the provider waits for S3 lifecycle rules to settle). The dev tests
 then run in this file's order: `terraform plan` right after the apply, the resources one area at a
 time, and last the teardown (empty the buckets, destroy, nothing left). A failing test names its
 area; a failed deployment fails every test of its stack with Terraform's output.
@@ -26,6 +26,7 @@ import dataclasses
 import json
 import re
 import shutil
+import time
 import tomllib
 import urllib.parse
 import urllib.request
@@ -132,11 +133,27 @@ def deployments(synth_out: Path, tf_env: dict[str, str],
 
 
 def deploy_environment(synth_out: Path, name: str, root: Path, emulator: Emulator, tf_env: dict[str, str]) -> dict:
-    """The bootstrap, then the environment stack, as `make up` does: the environment logs its state
-    bucket's access, so the state bucket must exist. Returns the environment stack's outputs."""
-    bootstrap = environment(name).bootstrap_stack
-    deploy_stack(synth_out / "stacks" / bootstrap, root / bootstrap, emulator, tf_env)
-    return deploy_stack(synth_out / "stacks" / name, root / name, emulator, tf_env)
+    """The bootstrap and the environment stack. The environment needs of the bootstrap only its
+    state bucket (it logs the bucket's access): its apply starts once the bootstrap has created
+    the bucket, and runs alongside the rest of the bootstrap's (about a minute, the provider
+    waiting for S3 lifecycle rules to settle). Returns the environment stack's outputs."""
+    env = environment(name)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bootstrap = pool.submit(deploy_stack, synth_out / "stacks" / env.bootstrap_stack, root / env.bootstrap_stack,
+                                emulator, tf_env)
+        s3 = emulator.boto3_client("s3", env.state.region)
+        while not _bucket_exists(s3, env.state.bucket):
+            if bootstrap.done():  # failed (its error is raised), or done without the bucket
+                bootstrap.result()
+                raise RuntimeError(f"{env.bootstrap_stack} applied, but bucket {env.state.bucket} does not exist")
+            time.sleep(0.5)
+        outputs = deploy_stack(synth_out / "stacks" / name, root / name, emulator, tf_env)
+        bootstrap.result()
+    return outputs
+
+
+def _bucket_exists(s3, bucket: str) -> bool:
+    return any(b["Name"] == bucket for b in s3.list_buckets()["Buckets"])
 
 
 def _deployment(deployments: dict[str, Deployment | Exception], name: str) -> Deployment:
@@ -778,8 +795,11 @@ def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> d
         _document(config, "access_application-role_permissions_document").append(
             {"sid": "Everything", "effect": "Allow", "actions": ["s3:*"], "resources": ["*"]})
 
-    return {"empty": _plan_json(dev, root / "empty", with_state=False), "changed": _plan_json(dev, root / "changed", change),
-            "widened": _plan_json(dev, root / "widened", widen), "destroy": _plan_json(dev, root / "destroy", destroy=True)}
+    plans = {"empty": {"with_state": False}, "changed": {"mutate": change}, "widened": {"mutate": widen},
+             "destroy": {"destroy": True}}
+    with ThreadPoolExecutor(max_workers=len(plans)) as pool:  # each plans its own copy
+        futures = {name: pool.submit(_plan_json, dev, root / name, **options) for name, options in plans.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def test_turning_object_lock_on_or_off_leaves_the_trail_bucket_in_place(dev: Deployment, tmp_path: Path) -> None:
