@@ -39,10 +39,17 @@ UNSUPPORTED_BY_EMULATOR = _types_handled("unsupported")
 UNDELETABLE_BY_EMULATOR = _types_handled("undeletable")
 
 
+# Whom an emulator started for no one account answers as, for credentials that assumed no role.
+DEFAULT_ACCOUNT = "123456789012"
+
+
 @dataclass(frozen=True)
 class Emulator:
+    """A running moto server. `account_id` is the account it answers as; None when it answers as
+    the account of each request's credentials (several accounts: `accounts`)."""
+
     endpoint: str
-    account_id: str
+    account_id: str | None
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         """`base` with every AWS endpoint pointed at the emulator (AWS_ENDPOINT_URL, which the
@@ -52,11 +59,19 @@ class Emulator:
         return {**keep, "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_EC2_METADATA_DISABLED": "true"}
 
-    def boto3_client(self, service: str, region: str):
+    def boto3_client(self, service: str, region: str, *, account: str | None = None):
+        """A client of the emulator; with `account` (an emulator of several accounts), as a session of
+        that account's OrganizationAccountAccessRole, which moto lets anyone assume."""
         import boto3  # noqa: PLC0415 - only tests and the demo need it
 
-        return boto3.client(service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id="test",
-                            aws_secret_access_key="test")
+        credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        if account is not None:
+            sts = boto3.client("sts", region_name=region, endpoint_url=self.endpoint, **credentials)
+            assumed = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                                      RoleSessionName="emulator")["Credentials"]
+            credentials = {"aws_access_key_id": assumed["AccessKeyId"], "aws_secret_access_key": assumed["SecretAccessKey"],
+                           "aws_session_token": assumed["SessionToken"]}
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint, **credentials)
 
 
 def free_port() -> int:
@@ -82,13 +97,19 @@ def _wait_until_up(endpoint: str, process: subprocess.Popen, timeout: float = 30
     raise RuntimeError(f"moto_server did not answer on {endpoint} within {timeout:.0f} s")
 
 
-def start_emulator(account_id: str, log_path: Path | None = None, *, detached: bool = False) -> tuple[Emulator, subprocess.Popen]:
-    """Start moto_server on a free loopback port, answering as `account_id`. A detached emulator
-    outlives this process (`make up` starts it, `make down` stops it)."""
+def start_emulator(account_id: str | None, log_path: Path | None = None, *,
+                   detached: bool = False) -> tuple[Emulator, subprocess.Popen]:
+    """Start moto_server on a free loopback port, answering as `account_id`; with None, as the
+    account of each request's credentials: a role assumed in an account (STS AssumeRole) acts in
+    that account, as Terraform's `assume_role` providers do (moto's MOTO_ACCOUNT_ID would outrank
+    the credentials, so it is left unset), and plain credentials act in DEFAULT_ACCOUNT. A detached
+    emulator outlives this process (`make up` starts it, `make down` stops it)."""
     port = free_port()
     endpoint = f"http://{HOST}:{port}"
     # moto's server with one fix (operations/moto_server.py), run from the project root so that it imports.
-    env = {**os.environ, "MOTO_ACCOUNT_ID": account_id}
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
+    if account_id is not None:
+        env["MOTO_ACCOUNT_ID"] = account_id
     with open(log_path or os.devnull, "w") as log:  # the child keeps its own handle
         process = subprocess.Popen([sys.executable, "-m", "operations.moto_server", "-H", HOST, "-p", str(port)], cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=detached)
@@ -119,8 +140,9 @@ def emulator_answers(emulator: Emulator) -> bool:
 
 
 @contextlib.contextmanager
-def running_emulator(account_id: str, log_path: Path | None = None) -> Iterator[Emulator]:
-    """Start moto_server on a free loopback port as `account_id`; stop it on exit."""
+def running_emulator(account_id: str | None, log_path: Path | None = None) -> Iterator[Emulator]:
+    """Start moto_server on a free loopback port as `account_id` (None: every account, see
+    `start_emulator`); stop it on exit."""
     emulator, process = start_emulator(account_id, log_path)
     try:
         yield emulator
@@ -129,15 +151,17 @@ def running_emulator(account_id: str, log_path: Path | None = None) -> Iterator[
 
 
 def write_override(stack_copy: Path, emulator: Emulator) -> Path:
-    """Point the stack copy at the emulator: endpoints, fake credentials, local state."""
+    """Point the stack copy at the emulator: endpoints, fake credentials, local state, for each
+    AWS provider configuration of the stack (an override names an aliased one by its alias); what
+    the stack's own blocks say, `assume_role` included, stays."""
+    stack = stack_json(stack_copy) if (stack_copy / "cdk.tf.json").is_file() else {}  # an HCL root: its one provider
+    aliases = [configuration.get("alias") for configuration in stack.get("provider", {}).get("aws", [{}])]
+    pointed = {"access_key": "test", "secret_key": "test", "skip_credentials_validation": True,
+               "skip_metadata_api_check": True, "s3_use_path_style": True,
+               "endpoints": [dict.fromkeys(SERVICES, emulator.endpoint)]}
     override = {
         "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
-        "provider": {"aws": [{
-            "access_key": "test", "secret_key": "test",
-            "skip_credentials_validation": True, "skip_metadata_api_check": True,
-            "s3_use_path_style": True,
-            "endpoints": [dict.fromkeys(SERVICES, emulator.endpoint)],
-        }]},
+        "provider": {"aws": [{**pointed, **({"alias": alias} if alias else {})} for alias in aliases]},
     }
     path = stack_copy / OVERRIDE_FILE
     path.write_text(json.dumps(override, indent=2, sort_keys=True))
