@@ -141,14 +141,14 @@ class LocalDeployment:
         for stack in (bootstrap, main):
             shutil.rmtree(self.deployed_dir / stack, ignore_errors=True)
             copy_stack(self.stacks_dir / stack, self.deployed_dir / stack)
-        progress(f"applying {bootstrap} but its lifecycle rules")
+        progress(f"applying {bootstrap}, its S3 lifecycle rules last")
         bootstrap_env = self._init(bootstrap, "emulator", variables)
         first = self._resource_targets(bootstrap, lambda rtype: rtype not in SLOW_TO_SETTLE)
         last = self._resource_targets(bootstrap, lambda rtype: rtype in SLOW_TO_SETTLE)
         terraform(["apply", "-auto-approve", "-input=false", *first], self.stacks_dir / bootstrap, bootstrap_env)
         # moto would answer Terraform's HeadObject on the state with 403 under this policy (EMULATOR_LIMITS).
         emulator.boto3_client("s3", self.env.state.region).delete_bucket_policy(Bucket=self.env.state.bucket)
-        progress(f"applying {main}, with its state in the bootstrap's bucket, beside {bootstrap}'s lifecycle rules")
+        progress(f"applying {main}, with its state in the bootstrap's bucket, while {bootstrap}'s lifecycle rules settle")
         with ThreadPoolExecutor(max_workers=1) as pool:
             rest = pool.submit(terraform, ["apply", "-auto-approve", "-input=false", *last], self.stacks_dir / bootstrap,
                                bootstrap_env) if last else None

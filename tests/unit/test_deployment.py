@@ -113,8 +113,8 @@ def test_up_says_each_step_and_applies_the_slow_lifecycle_rules_beside_the_envir
     monkeypatch.setattr(deployment, "copy_stack", lambda source, destination: destination)
     monkeypatch.setattr(deployment, "terraform", terraform)
     LocalDeployment(env, state_dir=tmp_path).up(progress=steps.append)
-    assert steps == [f"starting the emulator as account {env.account_id}", f"applying {env.bootstrap_stack} but its lifecycle rules",
-                     f"applying {env.name}, with its state in the bootstrap's bucket, beside {env.bootstrap_stack}'s lifecycle rules"]
+    assert steps == [f"starting the emulator as account {env.account_id}", f"applying {env.bootstrap_stack}, its S3 lifecycle rules last",
+                     f"applying {env.name}, with its state in the bootstrap's bucket, while {env.bootstrap_stack}'s lifecycle rules settle"]
     applies = [(stack, [a for a in args if a.startswith("-target")], bool(lifted_then)) for stack, args, lifted_then in calls
                if args[0] == "apply"]
     assert applies[0] == (env.bootstrap_stack, ["-target=aws_kms_key.x", "-target=aws_s3_bucket.x"], False)
