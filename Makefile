@@ -31,11 +31,11 @@ synth: setup
 	@$(PIPENV) run python -m cli.synth_report
 
 # Every test, in one run of four processes, each file on one of them (its module fixtures are built
-# once): the emulator files come first in the collection and spend most of their time waiting on
-# Terraform and the emulator, so four processes keep two cores busy. The synths are shared
-# (tests/conftest.py). The ten slowest tests are listed at the end.
+# once), handed out in the order tests/conftest.py sorts them (not by size): the emulator files
+# first, which spend most of their time waiting on Terraform and the emulator, so four processes
+# keep two cores busy. The synths are shared. The ten slowest tests are listed at the end.
 test: setup lint
-	$(PIPENV) run python -m pytest -n 4 --dist loadfile --durations=10
+	$(PIPENV) run python -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations=10
 
 # The unit tests alone (in process, no subprocess): the inner loop, seconds.
 test-fast: setup

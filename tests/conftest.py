@@ -29,6 +29,7 @@ from tests.support import ENVIRONMENTS, all_features
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 COST_MARKERS = ("unit", "integration", "emulator")
+RUN_ORDER = ("emulator", "unit", "integration")
 # The temporary folder of every process a test starts: the jsii runtime's node (each cdktf
 # Testing app makes a `cdktf.outdir.*` folder there), Terraform, the synths. Removed when the
 # session ends; this process's own temporary files (tempfile, pytest's tmp_path) stay where they were.
@@ -40,12 +41,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SUBPROCESS_TMP, ignore_errors=True)
 
 
+def _folder(item: pytest.Item) -> str:
+    return Path(item.path).relative_to(ROOT / "tests").parts[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder, and run the emulator files first, then the unit files, then
+    the integration files (each file's own order kept). Under `make test` (pytest-xdist, files
+    handed out in this order) the long emulator files start at once, each process's second file is
+    a short unit one, and the integration files go to whichever process is free."""
     for item in items:
-        folder = Path(item.path).relative_to(ROOT / "tests").parts[0]
+        folder = _folder(item)
         if folder not in COST_MARKERS:
             raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/emulator")
         item.add_marker(getattr(pytest.mark, folder))
+    items.sort(key=lambda item: RUN_ORDER.index(_folder(item)))
 
 
 def shared(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
@@ -107,21 +117,28 @@ def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return terraform_env(write_cli_config(tmp_path_factory.mktemp("terraform") / "terraform.rc"))
 
 
-@pytest.fixture(scope="session")
-def every_type(stacks: dict[str, dict]) -> set[str]:
-    """The Terraform types of every synthesized stack, and of each environment with every option
-    on: every type the stacks can hold (`resource.aws_s3_bucket`, `provider.aws`, ...)."""
+def _every_type(folder: Path) -> None:
     from cdktf import Testing  # noqa: PLC0415 - the slow import, paid once
 
     from stacks.deploy_policies import stack_types  # noqa: PLC0415
     from stacks.environment_stacks import BootstrapStack, PlatformStack  # noqa: PLC0415
 
-    types = set()
-    for stack in stacks.values():
-        types |= stack_types(stack)
+    types: set[str] = set()
     for env in map(all_features, ENVIRONMENTS):
         app = Testing.app()
         platform = PlatformStack(app, env)
         for stack in (BootstrapStack(app, env, deploys=platform), platform):
             types |= stack_types(json.loads(Testing.synth(stack)))
+    (folder / "types.json").write_text(json.dumps(sorted(types)))
+
+
+@pytest.fixture(scope="session")
+def every_type(stacks: dict[str, dict], tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The Terraform types of every synthesized stack, and of each environment with every option
+    on: every type the stacks can hold (`resource.aws_s3_bucket`, `provider.aws`, ...)."""
+    from stacks.deploy_policies import stack_types  # noqa: PLC0415
+
+    types = set(json.loads((shared(tmp_path_factory, "every-option", _every_type) / "types.json").read_text()))
+    for stack in stacks.values():
+        types |= stack_types(stack)
     return types

@@ -735,14 +735,16 @@ def test_the_dashboard_shows_metrics_and_alarms_that_exist(dev: Deployment) -> N
 
 def _plan_json(dev: Deployment, folder: Path, mutate=None, *, with_state: bool = True, destroy: bool = False) -> dict:
     """Plan a copy of the deployed stack (its state too, unless `with_state` is false), with its
-    configuration changed by `mutate`; return `terraform show -json` of the plan."""
+    configuration changed by `mutate`; return `terraform show -json` of the plan. Without a refresh:
+    the state is what the apply just read back, and the plan right after the apply proves that a
+    refresh finds nothing else."""
     shutil.copytree(dev.workdir, folder, ignore=shutil.ignore_patterns(".terraform", *([] if with_state else ["*.tfstate*"])))
     config = stack_json(folder)
     if mutate:
         mutate(config)
         (folder / "cdk.tf.json").write_text(json.dumps(config))
     terraform(["init", "-input=false"], folder, dev.tf_env)
-    terraform(["plan", "-input=false", "-out=tfplan", *(["-destroy"] if destroy else [])], folder, dev.tf_env)
+    terraform(["plan", "-input=false", "-refresh=false", "-out=tfplan", *(["-destroy"] if destroy else [])], folder, dev.tf_env)
     return json.loads(terraform(["show", "-json", "tfplan"], folder, dev.tf_env).stdout)
 
 
@@ -779,8 +781,9 @@ IN_PLACE = {
 
 @pytest.fixture(scope="module")
 def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Real plans of the deployed stack: from empty, with changes in place and replacements, with a
-    widened policy and trust, and a destroy."""
+    """Real plans of the deployed stack, side by side: from empty, with changes in place and
+    replacements, with a widened policy and trust, a destroy, and the same environment with Object
+    Lock turned on (off, when it is on)."""
     root = tmp_path_factory.mktemp("review-plans")
 
     def change(config: dict) -> None:
@@ -797,31 +800,36 @@ def review_plans(dev: Deployment, tmp_path_factory: pytest.TempPathFactory) -> d
 
     plans = {"empty": {"with_state": False}, "changed": {"mutate": change}, "widened": {"mutate": widen},
              "destroy": {"destroy": True}}
-    with ThreadPoolExecutor(max_workers=len(plans)) as pool:  # each plans its own copy
+    with ThreadPoolExecutor(max_workers=len(plans) + 1) as pool:  # each plans its own copy
         futures = {name: pool.submit(_plan_json, dev, root / name, **options) for name, options in plans.items()}
+        toggled = object_lock_toggled(dev.env, root / "object-lock-synth")  # synthesized meanwhile
+
+        def toggle(config: dict) -> None:
+            config.clear()
+            config.update(toggled)
+        futures["object_lock_toggled"] = pool.submit(_plan_json, dev, root / "object-lock", toggle)
     return {name: future.result() for name, future in futures.items()}
 
 
-def test_turning_object_lock_on_or_off_leaves_the_trail_bucket_in_place(dev: Deployment, tmp_path: Path) -> None:
-    """dev as deployed, planned with the same environment but Object Lock turned on (off, when it
-    is on): only the lock is added (removed); the trail bucket stays (AWS enables Object Lock on a
-    versioned bucket)."""
+def object_lock_toggled(env: Environment, outdir: Path) -> dict:
+    """`env`'s stack with Object Lock turned on (off, when it is on)."""
     from cdktf import Testing  # noqa: PLC0415 - the slow import
 
     from stacks.app import build_app  # noqa: PLC0415
 
-    turned_on = not dev.env.audit.object_lock_mode
-    toggled = dataclasses.replace(dev.env, audit=dataclasses.replace(dev.env.audit, object_lock_mode="GOVERNANCE" if turned_on else ""))
-    app = build_app([toggled], tmp_path / "synth")
+    mode = "" if env.audit.object_lock_mode else "GOVERNANCE"
+    app = build_app([dataclasses.replace(env, audit=dataclasses.replace(env.audit, object_lock_mode=mode))], outdir)
     app.synth()
-    (stack,) = [child for child in app.node.children if child.node.id == dev.env.name]
-    toggled_json = json.loads(Testing.synth(stack, True))
+    (stack,) = [child for child in app.node.children if child.node.id == env.name]
+    return json.loads(Testing.synth(stack, True))
 
-    def toggle(config: dict) -> None:
-        config.clear()
-        config.update(toggled_json)
 
-    changes = _changes(_plan_json(dev, tmp_path / "plan", toggle))
+def test_turning_object_lock_on_or_off_leaves_the_trail_bucket_in_place(dev: Deployment, review_plans) -> None:
+    """dev as deployed, planned with the same environment but Object Lock turned on (off, when it
+    is on): only the lock is added (removed); the trail bucket stays (AWS enables Object Lock on a
+    versioned bucket)."""
+    turned_on = not dev.env.audit.object_lock_mode
+    changes = _changes(review_plans["object_lock_toggled"])
     changed = {address: change["actions"] for address, change in changes.items() if change["actions"] != ["no-op"]}
     (lock,) = [a for a in changed if a.startswith("aws_s3_bucket_object_lock_configuration.")]
     assert changed[lock] == (["create"] if turned_on else ["delete"])

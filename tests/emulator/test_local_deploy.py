@@ -112,7 +112,8 @@ def test_the_same_variables_point_cdktf_diff_at_the_emulator(deployed, tmp_path:
     variables = deployment.emulator_variables(deployment.running())
     env = {k: v for k, v in os.environ.items() if k != "CDKTF_OUTDIR" and not k.startswith("AWS_")}
     env.update(variables, TF_DATA_DIR=str(deployment.state_dir / "emulator" / DEV.name), CHECKPOINT_DISABLE="1",
-               CDKTF_DISABLE_PLUGIN_CACHE_ENV="1", TF_CLI_CONFIG_FILE=str(deployment.state_dir / "terraform.rc"))
+               CDKTF_DISABLE_PLUGIN_CACHE_ENV="1", TF_CLI_CONFIG_FILE=str(deployment.state_dir / "terraform.rc"),
+               PLATFORM_ONLY=DEV.name)  # main.py synthesizes the one environment diffed
     result = subprocess.run([str(cli), "diff", DEV.name, "--output", str(tmp_path / "cdktf.out")], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
