@@ -2,7 +2,8 @@
 
 `up` starts the moto emulator as the environment's account (or reuses the one it started
 before), applies the bootstrap stack, then the environment stack with its real S3 backend in the
-bootstrap's bucket (beside the bootstrap's slow lifecycle rules), and prints the outputs. Terraform runs on the synthesized stacks unchanged
+bootstrap's bucket (beside the bootstrap's slow lifecycle rules), and prints the outputs.
+Terraform runs on the synthesized stacks unchanged
 (`terraform -chdir=cdktf.out/stacks/<stack>`); the emulator is reached through the environment
 alone (`emulator_variables`), Terraform's working files live in `.local/<env>/` (TF_DATA_DIR),
 and the bootstrap's state there too (`-backend-config=path=`): nothing emulator-specific lands in

@@ -39,14 +39,14 @@ UNSUPPORTED_BY_EMULATOR = _types_handled("unsupported")
 UNDELETABLE_BY_EMULATOR = _types_handled("undeletable")
 
 
-# Whom an emulator started for no one account answers as, for credentials that assumed no role.
+# The account an emulator of several accounts acts in for credentials that assumed no role.
 DEFAULT_ACCOUNT = "123456789012"
 
 
 @dataclass(frozen=True)
 class Emulator:
-    """A running moto server. `account_id` is the account it answers as; None when it answers as
-    the account of each request's credentials (several accounts: `accounts`)."""
+    """A running moto server. `account_id` is the account it answers as; None when each request
+    acts in the account of its credentials (several accounts, see `start_emulator`)."""
 
     endpoint: str
     account_id: str | None
