@@ -1,5 +1,6 @@
 """`make docs`: regenerate the generated tables of the documents, each in its own file: the
-environment keys in docs/configuration.md (from the declarations in environments/config.py), the
+environment and organization keys and the organization's cost in docs/configuration.md (from the
+declarations in environments/ and operations/organization_cost.py), the
 named queries in docs/investigations.md (from definitions/data/queries/*.sql) and the access matrix
 in docs/security.md (from definitions/data/access_matrix.toml).
 
@@ -14,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from definitions import access_matrix
+from definitions.alarm_definitions import load_alarm_definitions
 from definitions.paths import DOCS_DIR, relative
 from definitions.queries import load_queries
 from environments import organization
 from environments.config import markdown_table
+from operations.organization_cost import sized_statement
 
 
 def query_table() -> str:
@@ -26,10 +29,16 @@ def query_table() -> str:
     return "\n".join(["| query | what it answers |", "| --- | --- |", *rows])
 
 
+def organization_cost() -> str:
+    """The month of organizations of 100 and 1,000 accounts (operations/organization_cost.py)."""
+    return sized_statement((100, 1_000), len(load_alarm_definitions()))
+
+
 # Each generated table: the document that holds it, and what writes it.
 TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "keys": (DOCS_DIR / "configuration.md", markdown_table),
     "organization-keys": (DOCS_DIR / "configuration.md", organization.markdown_table),
+    "organization-cost": (DOCS_DIR / "configuration.md", organization_cost),
     "queries": (DOCS_DIR / "investigations.md", query_table),
     "access-matrix": (DOCS_DIR / "security.md", access_matrix.markdown_table),
 }
