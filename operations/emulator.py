@@ -229,6 +229,13 @@ def empty_versioned_bucket(s3, bucket: str) -> int:
         return empty_bucket(s3, bucket)
 
 
+def _construct_id(body: dict) -> str:
+    """The id of the construct directly under the stack that made a resource ("" when the
+    configuration was not synthesized by cdktf)."""
+    path = body.get("//", {}).get("metadata", {}).get("path", "")
+    return path.split("/")[1] if path.count("/") else ""
+
+
 def stack_json(stack_copy: Path) -> dict:
     return json.loads((stack_copy / "cdk.tf.json").read_text())
 
@@ -258,16 +265,17 @@ def destroy_stack(stack_copy: Path, tf_env: dict[str, str], *, last: Sequence[st
 
     `last` names constructs (by id, directly under the stack) destroyed in a second run, after
     `before_last`: an access-log bucket receives the logs of the first run's bucket deletions, so
-    it is emptied (by `before_last`) once the buckets that log into it are gone."""
+    it is emptied (by `before_last`) once the buckets that log into it are gone. A stack without
+    any of them is destroyed in one run."""
     listed = terraform(["state", "list"], stack_copy, tf_env).stdout.split()
     dropped = [address for address in listed if address.split(".")[0] in UNDELETABLE_BY_EMULATOR]
     if dropped:
         terraform(["state", "rm", *dropped], stack_copy, tf_env)
     config = stack_json(stack_copy)
-    if last:
-        first = [f"-target={rtype}.{name}" for rtype, by_name in config.get("resource", {}).items()
-                 for name, body in by_name.items()
-                 if rtype not in UNSUPPORTED_BY_EMULATOR and body["//"]["metadata"]["path"].split("/")[1] not in last]
+    resources = [(rtype, name, _construct_id(body)) for rtype, by_name in config.get("resource", {}).items()
+                 for name, body in by_name.items() if rtype not in UNSUPPORTED_BY_EMULATOR]
+    if any(construct in last for _, _, construct in resources):  # else one run destroys everything
+        first = [f"-target={rtype}.{name}" for rtype, name, construct in resources if construct not in last]
         terraform(["destroy", "-auto-approve", "-input=false", *first], stack_copy, tf_env)
         if before_last:
             before_last()
