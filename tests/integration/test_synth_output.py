@@ -60,7 +60,9 @@ def test_two_synths_are_byte_identical(synth_out: Path, tmp_path: Path):
 def test_make_synth_replaces_cdktf_out_only_when_complete(tmp_path: Path):
     """main.py outside the CLI stages its output and swaps it in whole."""
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "node_modules", "cdktf.out", ".git", ".pytest_cache"))
+    # Not the staging folder of a synth running in the repository meanwhile (test_main_refusals.py makes one).
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "node_modules", "cdktf.out", ".cdktf.out.*", ".git",
+                                                              ".pytest_cache"))
     stale = repo / "cdktf.out" / "stale.txt"
     stale.parent.mkdir()
     stale.write_text("from an earlier synth")
