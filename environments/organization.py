@@ -62,6 +62,27 @@ class OrganizationSettings:
     accept_duplicate_management_events: bool = setting(
         "Let environments keep their own trail of management events beside the organization trail (a paid "
         "second copy).", False)
+    deploy_role: str = setting("The role, in every account of the topology, that the organization stacks' providers "
+                               "assume to apply.", "OrganizationAccountAccessRole", check=naming.iam_name_problem("role"))
+    lookup_role: str = setting("The role in the security account that other stacks assume to look up the trail key "
+                               "(kms:DescribeKey is all they need).", "OrganizationAccountAccessRole",
+                               check=naming.iam_name_problem("role"))
+    break_glass_role: str = setting("The role, in each account, that alone may delete trail logs or change the "
+                                    "protected trail resources.", "break-glass", check=naming.iam_name_problem("role"))
+    prevent_destroy: bool = setting("Terraform refuses to destroy the trail, its bucket and its keys.", True)
+    object_lock_mode: str = setting("Default Object Lock retention of the trail bucket: GOVERNANCE or COMPLIANCE.",
+                                    "GOVERNANCE", check=_one_of(("GOVERNANCE", "COMPLIANCE")))
+    object_lock_days: int = setting("Days each log file version is locked.", 365, check=naming.positive_days)
+    log_retention_days: int = setting("Days the trail's log group keeps events.", 365, check=naming.log_retention_problem)
+    projection_start: str = setting("First day the organization tables' date projection covers (YYYY/MM/DD).",
+                                    "2026/01/01", check=naming.date_problem)
+    bytes_scanned_cutoff: int = setting("Per-query scan limit of the investigations' workgroup, in bytes.", 10 * 1024**3,
+                                        check=naming.athena_scan_cutoff_problem)
+    alarm_emails: tuple[str, ...] = setting("E-mail addresses subscribed to the organization's alarm topic.", (),
+                                            check=naming.each(naming.email_problem))
+    investigator_user_arns: tuple[str, ...] = setting(
+        "IAM users of the security account who may assume the investigator role with MFA (default: every user "
+        "of that account).", (), check=naming.each(naming.user_arn_problem))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +94,50 @@ class Member:
 
 
 @dataclasses.dataclass(frozen=True)
+class OrganizationNames:
+    """The names of the organization's resources, derived from the topology: bucket names carry
+    the organization and the owning account, since S3 names are global."""
+
+    trail: str
+    trail_bucket: str
+    access_log_bucket: str
+    results_bucket: str
+    state_bucket: str
+    trail_key_alias: str = "alias/organization-trail"
+    results_key_alias: str = "alias/organization-investigations"
+    alerting_key_alias: str = "alias/organization-alerting"
+    state_key_alias: str = "alias/organization-terraform-state"
+    log_group: str = "/aws/cloudtrail/organization-trail"
+    logs_role: str = "organization-trail-logs"
+    workgroup: str = "organization-investigations"
+    database: str = "organization_cloudtrail"
+    investigator_role: str = "organization-investigator"
+    investigators_group: str = "organization-investigators"
+    alarm_topic: str = "organization-security-alarms"
+    service_control_policy: str = "protect-organization-trail"
+    resource_control_policy: str = "organization-trail-perimeter"
+
+
+@dataclasses.dataclass(frozen=True)
 class Organization:
     settings: OrganizationSettings
     members: tuple[Member, ...]
     source: str
+
+    @property
+    def trail_account(self) -> str:
+        """The account that creates the organization trail."""
+        s = self.settings
+        return s.cloudtrail_delegated_admins[0] if s.trail_deployer == "delegated_admin" else s.management_account
+
+    @property
+    def names(self) -> OrganizationNames:
+        s = self.settings
+        return OrganizationNames(
+            trail="organization-trail", trail_bucket=f"{s.id}-cloudtrail-{s.log_archive_account}",
+            access_log_bucket=f"{s.id}-access-logs-{s.log_archive_account}",
+            results_bucket=f"{s.id}-athena-results-{s.security_account}",
+            state_bucket=f"{s.id}-terraform-state-{s.management_account}")
 
     @property
     def accounts(self) -> set[str]:

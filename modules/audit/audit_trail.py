@@ -16,25 +16,38 @@ renders in a deprecated quoted form.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from constructs import Construct
 
 from definitions import naming
 from definitions.aws_context import AwsContext
+from modules.audit import cloudtrail_delivery as delivery
 from modules.foundation.bindings import cloudtrail, cloudwatch_log_group
 from modules.foundation.iam import Role
 from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Grantee, Statement
-from modules.storage.encryption_key import EncryptionKey
-from modules.storage.secure_bucket import SecureBucket
+from modules.storage.encryption_key import EncryptionKey, KeyReference
+from modules.storage.secure_bucket import BucketReference, SecureBucket
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganizationTrail:
+    """Make the trail the organization's: it records every member account, and its ARN, its log
+    prefix and the encryption context of its files carry the management account and the organization."""
+
+    id: str
+    management_account: str
 
 
 class AuditTrail(Construct):
     """Inputs:
     - name: trail name (required).
-    - bucket: the SecureBucket that receives the logs (required).
-    - key: the EncryptionKey of the log files (required).
+    - bucket: the SecureBucket that receives the logs, or the BucketReference of one in another
+      account, whose stack admits the trail with `cloudtrail_delivery.bucket_statements` (required).
+    - key: the EncryptionKey of the log files, or the KeyReference of one in another account,
+      whose stack admits the trail with `cloudtrail_delivery.key_statements` (required).
     - watched_buckets: SecureBuckets whose object-level calls are recorded as data events (default none).
     - all_buckets_data_events: record object-level calls on every bucket of the account instead,
       but `bucket` and `excluded_buckets` (CIS 3.8, 3.9; default False).
@@ -45,14 +58,16 @@ class AuditTrail(Construct):
       alarm about it), and its retention (required).
     - logs_role_name: the IAM role CloudTrail assumes to write to the log group (required).
     - prevent_destroy: Terraform refuses to destroy the trail and its log group (default False).
+    - organization: OrganizationTrail, to record the whole organization (default None: this account).
 
     Exposes `name`, `arn`, `log_prefix`, `log_group` and `resource` (the `aws_cloudtrail`).
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket, key: EncryptionKey,
-                 log_group_name: str, log_group_key: EncryptionKey, log_retention_days: int, logs_role_name: str,
-                 watched_buckets: Sequence[SecureBucket] = (), all_buckets_data_events: bool = False,
-                 excluded_buckets: Sequence[SecureBucket] = (), insights: bool = False, prevent_destroy: bool = False) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, bucket: SecureBucket | BucketReference,
+                 key: EncryptionKey | KeyReference, log_group_name: str, log_group_key: EncryptionKey,
+                 log_retention_days: int, logs_role_name: str, watched_buckets: Sequence[SecureBucket] = (),
+                 all_buckets_data_events: bool = False, excluded_buckets: Sequence[SecureBucket] = (),
+                 insights: bool = False, prevent_destroy: bool = False, organization: OrganizationTrail | None = None) -> None:
         super().__init__(scope, id)
         never_recorded = [bucket, *excluded_buckets]
         if looped := [b.name for b in watched_buckets if any(b is n for n in never_recorded)]:
@@ -62,28 +77,22 @@ class AuditTrail(Construct):
         check_input(self, "log_retention_days", log_retention_days, naming.log_retention_problem)
         context = AwsContext.of(self)
         cloudtrail_principal = context.service_principal("cloudtrail")
+        # An organization trail's ARN carries the management account's id whoever creates it.
+        owner = AwsContext(organization.management_account, context.region) if organization else context
         self.name = name
-        self.arn = context.arn("cloudtrail", f"trail/{name}")
-        self.log_prefix = f"AWSLogs/{context.account}/CloudTrail/"
+        self.arn = delivery.trail_arn(owner, name)
+        self.log_prefix = f"AWSLogs/{organization.id}/" if organization else f"AWSLogs/{context.account}/CloudTrail/"
         self.bucket = bucket
         protect = {"prevent_destroy": True} if prevent_destroy else None
-        source_is_trail = {"StringEquals": {"aws:SourceArn": [self.arn]}}
-        any_trail_of_account = {"kms:EncryptionContext:aws:cloudtrail:arn": [context.arn("cloudtrail", "trail/*", region="*")]}
-        # Readers decrypt log files through S3 with the CloudTrail encryption context (AWS
-        # CloudTrail guide, "Enable CloudTrail log file decrypt permissions"): `grant_read`.
-        self._log_files = {"StringLike": any_trail_of_account}
-
-        bucket.policy.add(Statement(sid="AllowCloudTrailAclCheck", actions=["s3:GetBucketAcl"], resources=[bucket.arn],
-                                    principals={"Service": [cloudtrail_principal]}, conditions=source_is_trail))
-        bucket.policy.add(Statement(
-            sid="AllowCloudTrailWrite", actions=["s3:PutObject"], resources=[f"{bucket.arn}/AWSLogs/{context.account}/*"],
-            principals={"Service": [cloudtrail_principal]},
-            conditions={"StringEquals": {"aws:SourceArn": [self.arn], "s3:x-amz-acl": ["bucket-owner-full-control"]}},
-        ))
-        key.allow_service("AllowCloudTrailEncryptLogs", cloudtrail_principal, ["kms:GenerateDataKey*"],
-                          {**source_is_trail, "StringLike": any_trail_of_account})
-        # With an S3 Bucket Key on the trail bucket, CloudTrail also decrypts the bucket-level key.
-        key.allow_service("AllowCloudTrailDescribeAndDecrypt", cloudtrail_principal, ["kms:DescribeKey", "kms:Decrypt"], source_is_trail)
+        # Readers decrypt log files through S3 with the CloudTrail encryption context: `grant_read_logs`.
+        self._log_files = delivery.log_file_conditions(owner)
+        # A bucket or key of another account admits the trail in its own stack, from the same declarations.
+        if isinstance(bucket, SecureBucket):
+            for statement in delivery.bucket_statements(bucket.arn, self.arn, [f"AWSLogs/{context.account}/"]):
+                bucket.policy.add(statement)
+        if isinstance(key, EncryptionKey):
+            for statement in delivery.key_statements(self.arn, owner):
+                key.allow(statement)
 
         log_group_arn = context.arn("logs", f"log-group:{log_group_name}")
         log_group_key.allow_service(
@@ -109,7 +118,8 @@ class AuditTrail(Construct):
         self.resource = cloudtrail.Cloudtrail(
             self, "trail",
             name=name,
-            s3_bucket_name=bucket.bucket_policy.bucket,
+            s3_bucket_name=bucket.bucket_policy.bucket if isinstance(bucket, SecureBucket) else bucket.name,
+            is_organization_trail=True if organization else None,
             kms_key_id=key.arn,
             is_multi_region_trail=True,
             include_global_service_events=True,

@@ -21,7 +21,8 @@ _PACKAGE = "cdktf_cdktf_provider_aws"
 _SUBMODULES = (
     "accessanalyzer_analyzer", "athena_named_query", "athena_workgroup", "cloudtrail", "cloudwatch_log_group",
     "cloudwatch_dashboard", "cloudwatch_event_rule", "cloudwatch_event_target", "cloudwatch_log_metric_filter",
-    "cloudwatch_metric_alarm", "data_aws_iam_policy_document",
+    "cloudwatch_metric_alarm", "cloudtrail_organization_delegated_admin_account", "data_aws_iam_policy_document",
+    "data_aws_kms_key", "data_aws_organizations_organization", "organizations_policy", "organizations_policy_attachment",
     "glue_catalog_database", "glue_catalog_table", "iam_group", "iam_group_policy", "iam_openid_connect_provider", "iam_policy", "iam_role",
     "iam_role_policy", "kms_alias", "kms_key", "provider", "s3_bucket",
     "s3_bucket_lifecycle_configuration", "s3_bucket_logging", "s3_bucket_metric", "s3_bucket_object_lock_configuration",

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cdktf import TerraformProvider
 from constructs import Construct
 
 from definitions.aws_context import AwsContext
 from definitions.naming import key_deletion_window_problem, kms_alias_problem
-from modules.foundation.bindings import kms_alias, kms_key
+from modules.foundation.bindings import data_aws_kms_key, kms_alias, kms_key
 from modules.foundation.input_checks import check_input
 from modules.foundation.policy import Conditions, Grantee, PolicyDocument, Statement, sid_part
 
@@ -158,3 +159,31 @@ class EncryptionKey(Construct):
                 principals={"*": ["*"]},
                 conditions={"ArnLike": {"aws:PrincipalArn": list(self._grantee_arns)},
                             "StringNotEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}))
+
+
+class KeyReference(Construct):
+    """A key of another account, looked up by its alias through `provider` (one that assumes a
+    read-only role in the key's account; kms:DescribeKey is all it needs), never from that
+    account's state. A bucket encrypts with it by its ARN: S3 resolves a bare key id or alias in
+    the bucket owner's account, so a key of another account must be named by ARN.
+
+    Inputs: alias (required), account (the key's; required), provider (required).
+    Exposes `name` (the alias), `arn` (looked up) and `alias_arn`. Its key policy is the owner's:
+    `grant_through_s3` adds the grantee's side alone, and the owning stack admits the grantee.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, alias: str, account: str, provider: TerraformProvider) -> None:
+        super().__init__(scope, id)
+        check_input(self, "alias", alias, kms_alias_problem)
+        context = AwsContext.of(self)
+        self.name = alias
+        self.alias_arn = context.arn("kms", alias, account=account)
+        self.arn = data_aws_kms_key.DataAwsKmsKey(self, "key", key_id=self.alias_arn, provider=provider).arn
+        self.granted_identities: list[str] = []
+
+    def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],
+                         conditions: Conditions | None = None) -> list[Statement]:
+        """The grantee's identity policy lets it use the key through S3; the key's own policy must
+        admit it too (in the owner's stack). Returns the statement added."""
+        merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}, **(conditions or {})}
+        return [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]

@@ -40,7 +40,7 @@ from modules.foundation.bindings import (
 from modules.foundation.input_checks import check_input
 from modules.foundation.metric import Metric
 from modules.foundation.policy import Conditions, Grantee, PolicyDocument, Statement, deny_insecure_transport, sid_part
-from modules.storage.encryption_key import S3_READ_ACTIONS, S3_WRITE_ACTIONS, EncryptionKey
+from modules.storage.encryption_key import S3_READ_ACTIONS, S3_WRITE_ACTIONS, EncryptionKey, KeyReference
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
@@ -88,11 +88,20 @@ class LifecycleRule:
     transitions: Sequence[Transition] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class BucketReference:
+    """A bucket of another account, by its name and ARN (derived, never read from that account's state)."""
+
+    name: str
+    arn: str
+
+
 class SecureBucket(Construct):
     """Inputs:
     - name: the bucket name (required; checked against S3's naming rules).
-    - key: the EncryptionKey of default encryption (required; None means SSE-S3, for the target
-      of S3 server access logs only: the rule BucketsUseKms refuses it unless suppressed).
+    - key: the EncryptionKey of default encryption, or the KeyReference of another account's key
+      (required; None means SSE-S3, for the target of S3 server access logs only: the rule
+      BucketsUseKms refuses it unless suppressed).
     - versioned: keep every object version (default True).
     - lifecycle_rules: LifecycleRule list (default none; an abort-incomplete-upload rule is always added).
     - incomplete_upload_days: days before incomplete multipart uploads are aborted (default 7).
@@ -111,7 +120,7 @@ class SecureBucket(Construct):
     Exposes `name`, `arn`, `key`, `policy` (the bucket policy document) and `resource` (the `aws_s3_bucket`).
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey | None, versioned: bool = True,
+    def __init__(self, scope: Construct, id: str, *, name: str, key: EncryptionKey | KeyReference | None, versioned: bool = True,
                  lifecycle_rules: Sequence[LifecycleRule] = (), incomplete_upload_days: int = 7,
                  kms_enforced_prefix: str = "", restrict_to_grantees: bool = False, always_admitted: Sequence[str] = (),
                  listing_admitted: Sequence[str] = (), prevent_destroy: bool = False, object_lock: ObjectLock | None = None) -> None:
