@@ -11,7 +11,8 @@ run outside the cdktf CLI, the stacks are synthesized into a staging folder that
 
 Environment variables:
   PLATFORM_ENVIRONMENTS  folder of environment files (default: environments/ beside this file)
-  PLATFORM_ONLY          comma-separated environment names to synthesize (default: all)
+  PLATFORM_ONLY          comma-separated environment names to synthesize (default: all, and the
+                         organization's stacks)
   PLATFORM_ORGANIZATION  the organization's topology (default: organization.toml beside this file; optional)
   CDKTF_OUTDIR           set by the cdktf CLI; otherwise cdktf.out/ beside this file
 """
@@ -38,6 +39,7 @@ def main() -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     only = [n.strip() for n in os.environ.get("PLATFORM_ONLY", "").split(",") if n.strip()]
     problems: list[str] = []
+    org = None
     try:
         validate_content()
     except ConfigError as err:
@@ -45,7 +47,7 @@ def main() -> int:
     try:
         envs = load_environments(environments_dir(), only)
         if organization_file().exists():  # checked against every environment file, not only those synthesized
-            load_organization(organization_file(), load_environments(environments_dir()))
+            org = load_organization(organization_file(), load_environments(environments_dir()))
     except ConfigError as err:
         problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
     if problems:
@@ -57,7 +59,7 @@ def main() -> int:
     outdir = Path(os.environ["CDKTF_OUTDIR"]) if "CDKTF_OUTDIR" in os.environ else None  # the cdktf CLI's folder
     staging = Path(tempfile.mkdtemp(prefix=".cdktf.out.", dir=ROOT)) if outdir is None else outdir
     try:
-        synthesize(envs, staging)
+        synthesize(envs, staging, None if only else org)
         if outdir is None:
             shutil.rmtree(SYNTH_OUT, ignore_errors=True)
             staging.rename(SYNTH_OUT)

@@ -14,6 +14,7 @@ import functools
 import re
 import string
 from collections.abc import Iterator, Mapping
+from typing import ClassVar
 from pathlib import Path
 
 from definitions.paths import DATA_DIR
@@ -69,6 +70,28 @@ PLACEHOLDERS = {
     "compact_object": "the ARN of a file of the compact table (a day's management partition)",
     "repository": "the GitHub repository (`github.repository`)",
 }
+# The organization's matrix (`data/organization_access_matrix.toml`): its principals and placeholders.
+ORGANIZATION_MATRIX_FILE = DATA_DIR / "organization_access_matrix.toml"
+ORGANIZATION_PRINCIPALS = {
+    "investigator": "a session of the investigator role (security account), its own policy",
+    "security-admin": "a role of the security account with an administrator identity policy",
+    "security-deployer": "the deploy role of the security account, with an administrator identity policy",
+    "archive-admin": "a role of the log-archive account with an administrator identity policy",
+    "archive-deployer": "the deploy role of the log-archive account, with an administrator identity policy",
+    "archive-break-glass": "the break-glass role of the log-archive account, with an administrator identity policy",
+    "member-admin": "a role of a member account with an administrator identity policy",
+    "outsider": "a role of an account outside the organization with an administrator identity policy",
+}
+ORGANIZATION_PLACEHOLDERS = {
+    "partition": "the organization's partition", "region": "the home region",
+    "organization": "the organization's id", "other_organization": "another organization's id",
+    "management": "the management account", "member": "a member account", "other_member": "another member account",
+    "other_account": "an account outside the organization", "s3_host": "S3's regional endpoint host",
+    "trail": "the organization trail's ARN (the management account's)",
+    "foreign_trail": "a trail of the same name in an account outside the organization",
+    "trail_bucket": "the trail bucket's ARN", "trail_key": "the trail key's ARN",
+    "investigator_role": "the investigator role's ARN", "workgroup": "the investigations' workgroup ARN",
+}
 DECISIONS = ("allow", "deny")
 _NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _ACTION = re.compile(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]*")
@@ -80,6 +103,8 @@ def placeholders_in(text: str) -> set[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Request:
+    known_principals: ClassVar[Mapping[str, str]] = PRINCIPALS
+    known_placeholders: ClassVar[Mapping[str, str]] = PLACEHOLDERS
     name: str
     who: str
     action: str
@@ -92,8 +117,8 @@ class Request:
     def problems(self) -> Iterator[tuple[str, str]]:
         if not _NAME.fullmatch(self.name):
             yield "name", f"must be lowercase words joined by '-', got {self.name!r}"
-        if self.who not in PRINCIPALS and not (self.who.startswith(SERVICE_PREFIX) and self.who.endswith(".amazonaws.com")):
-            yield "who", f"must be one of {', '.join(PRINCIPALS)} or '{SERVICE_PREFIX}<service>.amazonaws.com', got {self.who!r}"
+        if self.who not in self.known_principals and not (self.who.startswith(SERVICE_PREFIX) and self.who.endswith(".amazonaws.com")):
+            yield "who", f"must be one of {', '.join(self.known_principals)} or '{SERVICE_PREFIX}<service>.amazonaws.com', got {self.who!r}"
         if not _ACTION.fullmatch(self.action):
             yield "action", f"must be one IAM action such as 's3:GetObject', got {self.action!r}"
         if self.expect not in DECISIONS:
@@ -104,12 +129,12 @@ class Request:
             yield "when", f"must be among {', '.join(WHEN)}, got {bad!r}"
         for key, text in [("resource", self.resource), *((f"context.{k}", v) for k, v in self.context.items())]:
             try:
-                unknown = sorted(placeholders_in(text) - set(PLACEHOLDERS))
+                unknown = sorted(placeholders_in(text) - set(self.known_placeholders))
             except ValueError as err:
                 yield key, f"is not a valid template: {err}"
                 continue
             if unknown:
-                yield key, f"names unknown placeholders {unknown!r}; known: {', '.join(PLACEHOLDERS)}"
+                yield key, f"names unknown placeholders {unknown!r}; known: {', '.join(self.known_placeholders)}"
 
     def applies(self, settings: Mapping[str, bool]) -> bool:
         """Whether the row holds in an environment whose `WHEN` conditions are `settings`."""
@@ -124,10 +149,30 @@ class _MatrixFile:
         yield from unique_names("request", self.request)
 
 
+@dataclasses.dataclass(frozen=True)
+class OrganizationRequest(Request):
+    known_principals: ClassVar[Mapping[str, str]] = ORGANIZATION_PRINCIPALS
+    known_placeholders: ClassVar[Mapping[str, str]] = ORGANIZATION_PLACEHOLDERS
+
+
+@dataclasses.dataclass(frozen=True)
+class _OrganizationMatrixFile:
+    request: tuple[OrganizationRequest, ...]
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        yield from unique_names("request", self.request)
+
+
 @functools.cache
 def access_matrix(path: Path = MATRIX_FILE) -> tuple[Request, ...]:
     """Every request of the matrix, read once; ConfigError lists every problem."""
     return read_file(_MatrixFile, path).request
+
+
+@functools.cache
+def organization_access_matrix(path: Path = ORGANIZATION_MATRIX_FILE) -> tuple[Request, ...]:
+    """Every request of the organization's matrix; ConfigError lists every problem."""
+    return read_file(_OrganizationMatrixFile, path).request
 
 
 def _cell(text: str) -> str:

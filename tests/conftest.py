@@ -25,7 +25,7 @@ import pytest
 
 from definitions.paths import ROOT
 from operations.terraform import terraform_env, write_cli_config
-from tests.support import ENVIRONMENTS, all_features
+from tests.support import ENVIRONMENTS, SECURITY, all_features, load_test_organization
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 COST_MARKERS = ("unit", "integration", "emulator")
@@ -100,6 +100,25 @@ def stacks(testing_synth: dict[str, str]) -> dict[str, dict]:
     return {name: json.loads(text) for name, text in testing_synth.items()}
 
 
+def _organization_synth(folder: Path) -> None:
+    from cdktf import TerraformStack, Testing  # noqa: PLC0415 - the slow import, paid once
+
+    from stacks.app import build_app  # noqa: PLC0415
+
+    app = build_app([], folder / "app", load_test_organization(folder))
+    app.synth()
+    synthesized = {stack.node.id: Testing.synth(stack, True) for stack in app.node.children if isinstance(stack, TerraformStack)}
+    (folder / "stacks.json").write_text(json.dumps(synthesized))
+
+
+@pytest.fixture(scope="session")
+def organization_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The organization's stacks for the tests' topology (tests/support.py), parsed:
+    {stack name: Terraform JSON}. The app is synthesized first, which fails on any rule."""
+    folder = shared(tmp_path_factory, "organization-synth", _organization_synth)
+    return {name: json.loads(text) for name, text in json.loads((folder / "stacks.json").read_text()).items()}
+
+
 def _main_synth(out: Path) -> None:
     subprocess.run([sys.executable, "main.py"], cwd=ROOT, check=True, env={**os.environ, "CDKTF_OUTDIR": str(out)})
 
@@ -122,8 +141,13 @@ def _every_type(folder: Path) -> None:
 
     from stacks.deploy_policies import stack_types  # noqa: PLC0415
     from stacks.environment_stacks import BootstrapStack, PlatformStack  # noqa: PLC0415
+    from stacks.organization_stacks import organization_stacks  # noqa: PLC0415
 
     types: set[str] = set()
+    # The organization with a delegated administrator: every type its stacks can hold.
+    org = load_test_organization(folder, settings=f'cloudtrail_delegated_admins = ["{SECURITY}"]')
+    for stack in organization_stacks(Testing.app(), org):
+        types |= stack_types(json.loads(Testing.synth(stack)))
     for env in map(all_features, ENVIRONMENTS):
         app = Testing.app()
         platform = PlatformStack(app, env)

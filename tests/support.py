@@ -8,11 +8,14 @@ but those about one file's own content names a file.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from definitions.paths import ROOT, SOURCE, environments_dir
 from environments.config import Environment, load_environments
+from environments.organization import Organization, load_organization
 
 ENVIRONMENTS_DIR = environments_dir()
 ENVIRONMENTS = load_environments(ENVIRONMENTS_DIR)
@@ -71,3 +74,33 @@ def product_copy(tmp_path: Path, *extra: str) -> Path:
         else:
             shutil.copy2(source, copy / item)
     return copy
+
+
+# The organization's own accounts in the tests' topology; none is an environment's.
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+MANAGEMENT, LOG_ARCHIVE, SECURITY = "100000000001", "100000000002", "100000000003"
+
+
+def organization_toml(simulated_members: int = 0, settings: str = "", envs: Sequence[Environment] = ENVIRONMENTS) -> str:
+    """A topology of `envs` (a member per account, named after its environments) and
+    `simulated_members` more, with `settings` added to [organization]."""
+    by_account: dict[str, list[str]] = {}
+    for env in envs:
+        by_account.setdefault(env.account_id, []).append(env.name)
+    assert not {MANAGEMENT, LOG_ARCHIVE, SECURITY} & set(by_account), "an environment uses an account of the test topology"
+    lines = ["[organization]", f'id = "{ORGANIZATION_ID}"', f'management_account = "{MANAGEMENT}"',
+             'home_region = "eu-west-1"', f'log_archive_account = "{LOG_ARCHIVE}"', f'security_account = "{SECURITY}"',
+             "accept_duplicate_management_events = true", settings, ""]
+    members = [(account, "-".join(names), names) for account, names in sorted(by_account.items())]
+    members += [(f"2{index:011d}", f"member-{index}", []) for index in range(simulated_members)]
+    for account, name, names in members:
+        lines += ["[[member]]", f'id = "{account}"', f'name = "{name}"', f"environments = {json.dumps(names)}", ""]
+    return "\n".join(lines)
+
+
+def load_test_organization(folder: Path, simulated_members: int = 0, settings: str = "") -> Organization:
+    path = folder / "organization.toml"
+    path.write_text(organization_toml(simulated_members, settings), encoding="utf-8")
+    org = load_organization(path, ENVIRONMENTS)
+    assert org is not None
+    return org

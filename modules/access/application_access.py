@@ -38,13 +38,15 @@ class Access(Construct):
     - role_name, group_name: IAM names (required).
     - trusted_services: service principals that may assume the role (required).
     - user_arns: IAM users who may assume the role with MFA (default: every IAM user of the account).
+    - description: the role's (default: the application role's).
 
     Exposes what it is made of: `role` and `group` (a Role and a Group, each with `name`, `arn`,
     `resource` and `grantee`).
     """
 
     def __init__(self, scope: Construct, id: str, *, role_name: str, group_name: str,
-                 trusted_services: Sequence[str], user_arns: Sequence[str] = ()) -> None:
+                 trusted_services: Sequence[str], user_arns: Sequence[str] = (),
+                 description: str = "Processes the encrypted data and queries the CloudTrail logs") -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         people = list(user_arns) or [context.arn("iam", "user/*")]
@@ -55,8 +57,7 @@ class Access(Construct):
             # aws:SourceArn when they assume a role, and a condition they do not send would lock them out.
             trust.insert(0, Statement(sid="TrustServices", actions=["sts:AssumeRole"],
                                       principals={"Service": list(trusted_services)}))
-        self.role = Role(self, "application-role", name=role_name, trust=trust,
-                         description="Processes the encrypted data and queries the CloudTrail logs")
+        self.role = Role(self, "application-role", name=role_name, trust=trust, description=description)
         self.group = Group(self, "analysts-group", name=group_name, member_arns=people)
         analysts = self.group.grantee
         analysts.allow(f"Assume{self.role.grantee.name}WithMfa", ["sts:AssumeRole"], [self.role.arn], MFA_PRESENT)

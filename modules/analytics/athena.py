@@ -10,7 +10,8 @@ trail bucket and the compact table's files, writing the results bucket, and the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 
 from constructs import Construct
 
@@ -62,6 +63,50 @@ def encrypted_workgroup(scope: Construct, *, name: str, description: str, output
     )
     return athena_workgroup.AthenaWorkgroup(scope, "workgroup", name=name, description=description, state="ENABLED",
                                             force_destroy=False, configuration=configuration)
+
+
+@dataclasses.dataclass(frozen=True)
+class Partition:
+    """A projected partition column before the day, with its `projection.<name>.*` parameters."""
+
+    name: str
+    projection: Mapping[str, str]
+
+
+def cloudtrail_table(scope: Construct, schema: Schema, table: Table, *, database_name: str, location: str,
+                     partitions: Sequence[Partition], projection_start: str) -> glue_catalog_table.GlueCatalogTable:
+    """A Glue table over CloudTrail's JSON log files below `location`: `partitions` (one folder
+    level each, in order), then the day, all projected (Athena computes the partitions, Glue stores none)."""
+    # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
+    folders = "".join(f"$${{{partition.name}}}/" for partition in partitions)
+    projections = {f"projection.{p.name}.{key}": value for p in partitions for key, value in p.projection.items()}
+    return glue_catalog_table.GlueCatalogTable(
+        scope, f"{table.name.replace('_', '-')}-table", name=table.name, database_name=database_name,
+        description=table.description,
+        table_type="EXTERNAL_TABLE",
+        parameters={
+            "classification": "cloudtrail",
+            "EXTERNAL": "TRUE",
+            "projection.enabled": "true",
+            **projections,
+            "projection.timestamp.type": "date",
+            "projection.timestamp.format": "yyyy/MM/dd",
+            "projection.timestamp.interval": "1",
+            "projection.timestamp.interval.unit": "DAYS",
+            "projection.timestamp.range": f"{projection_start},NOW",
+            "storage.location.template": f"{location}{folders}$${{timestamp}}",
+        },
+        partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=p.name, type="string") for p in partitions]
+        + [glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys if n == "timestamp"],
+        storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
+            location=location,
+            input_format=schema.input_format,
+            output_format=schema.output_format,
+            ser_de_info=glue_catalog_table.GlueCatalogTableStorageDescriptorSerDeInfo(
+                name="cloudtrail", serialization_library=schema.serde),
+            columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in table.columns],
+        ),
+    )
 
 
 class Analytics(Construct):
@@ -136,35 +181,10 @@ class Analytics(Construct):
 
     def _table(self, schema: Schema, table: Table, projection_start: str,
                regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:
-        # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
         location = f"s3://{self.trail.bucket.name}/{self.trail.log_prefix}"
-        return glue_catalog_table.GlueCatalogTable(
-            self, f"{table.name.replace('_', '-')}-table", name=table.name, database_name=self.database.name,
-            description=table.description,
-            table_type="EXTERNAL_TABLE",
-            parameters={
-                "classification": "cloudtrail",
-                "EXTERNAL": "TRUE",
-                "projection.enabled": "true",
-                "projection.region.type": "enum",
-                "projection.region.values": ",".join(regions),
-                "projection.timestamp.type": "date",
-                "projection.timestamp.format": "yyyy/MM/dd",
-                "projection.timestamp.interval": "1",
-                "projection.timestamp.interval.unit": "DAYS",
-                "projection.timestamp.range": f"{projection_start},NOW",
-                "storage.location.template": f"{location}$${{region}}/$${{timestamp}}",
-            },
-            partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys],
-            storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
-                location=location,
-                input_format=schema.input_format,
-                output_format=schema.output_format,
-                ser_de_info=glue_catalog_table.GlueCatalogTableStorageDescriptorSerDeInfo(
-                    name="cloudtrail", serialization_library=schema.serde),
-                columns=[glue_catalog_table.GlueCatalogTableStorageDescriptorColumns(name=n, type=t) for n, t in table.columns],
-            ),
-        )
+        return cloudtrail_table(self, schema, table, database_name=self.database.name, location=location,
+                                partitions=[Partition("region", {"type": "enum", "values": ",".join(regions)})],
+                                projection_start=projection_start)
 
     def _compact_table(self, compact: CompactTable) -> glue_catalog_table.GlueCatalogTable:
         # No projection: Athena's INSERT INTO registers each partition it writes.

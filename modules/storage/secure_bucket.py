@@ -259,6 +259,19 @@ class SecureBucket(Construct):
         """Read, write and delete objects below `prefix` (versions are kept); returns the statements added."""
         return self._grant(grantee, "ReadWrite", READ_ACTIONS + WRITE_ACTIONS + DELETE_ACTIONS, prefix, S3_WRITE_ACTIONS, None)
 
+    def admit_reader(self, name: str, principal_arn: str, prefix: str) -> list[Statement]:
+        """Let `principal_arn`, of another account, read objects below `prefix` and list the bucket:
+        the bucket policy's half of a cross-account read; `grant_read_across_accounts` is the
+        reader's half. S3 refuses a bucket policy naming a principal that does not exist, so the
+        reader's stack applies first. Returns the statements added."""
+        added = [Statement(sid=f"Read{sid_part(self.node.id)}ObjectsFor{name}", actions=READ_ACTIONS,
+                           resources=[f"{self.arn}/{prefix}*"], principals={"AWS": [principal_arn]}),
+                 Statement(sid=f"List{sid_part(self.node.id)}For{name}", actions=LIST_ACTIONS, resources=[self.arn],
+                           principals={"AWS": [principal_arn]})]
+        for statement in added:
+            self.policy.add(statement)
+        return added
+
     def deny_deletion(self, prefix: str, except_arns: Sequence[str]) -> None:
         """Deny deleting objects and versions below `prefix`, and shortening or bypassing their
         Object Lock retention, to all but `except_arns` (S3's own lifecycle expiry is not subject
@@ -311,6 +324,14 @@ class SecureBucket(Construct):
             self.policy.replace(Statement(
                 sid=sid, effect="Deny", actions=actions, resources=resources, principals={"*": ["*"]},
                 conditions={"ArnNotEquals": {"aws:PrincipalArn": except_arns}} if except_arns else {}))
+
+
+def grant_read_across_accounts(grantee: Grantee, bucket: BucketReference, prefix: str) -> list[Statement]:
+    """The reader's half of `SecureBucket.admit_reader`: read objects of `bucket`, in another
+    account, below `prefix`, and list it. Returns the statements added."""
+    bucket_sid = sid_part(bucket.name)
+    return [grantee.allow(f"Read{bucket_sid}Objects", READ_ACTIONS, [f"{bucket.arn}/{prefix}*"]),
+            grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [bucket.arn])]
 
 
 def log_access(scope: Construct, id: str, *, source: str, source_name: str,

@@ -2,7 +2,8 @@
 // logic (identity, resource, boundary policies; explicit denies; the KMS and trust-policy rules).
 // stdin: a JSON array of requests; stdout: a JSON array of decisions, in the same order.
 //   request: {principal, action, resource, account, context, identity: [{name, policy}],
-//             resourcePolicy?, boundary?: {name, policy}}
+//             resourcePolicy?, boundary?: {name, policy},
+//             serviceControlPolicies?, resourceControlPolicies?: [{orgIdentifier, policies: [{name, policy}]}]}
 //   decision: {decision: "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied" | "Error",
 //              deciding: ["<policy>#<Sid>", ...], ignoredContextKeys: [...], errors?: "...", engine}
 // The checked API (runSimulation) refuses unknown actions and resources, and names the context keys
@@ -15,6 +16,13 @@ import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
 // reported, so that a misspelled key cannot decide a row.
 const UNCHECKED_PREFIXES = ['kms:encryptioncontext:', 'token.actions.githubusercontent.com:']
 const unchecked = (key) => UNCHECKED_PREFIXES.some((prefix) => key.toLowerCase().startsWith(prefix))
+
+// The checked API refuses an Allow in a resource control policy and counts AWS's RCPFullAWSAccess
+// by itself; the unchecked one denies implicitly without it, so it is given the policy AWS attaches.
+const RCP_FULL_AWS_ACCESS = {
+  name: 'RCPFullAWSAccess',
+  policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }] }
+}
 
 function simulation(request, context, wrapResourcePolicy = false) {
   // runUnsafeSimulation loads the resource policy without a name and fails on it unless it comes
@@ -30,8 +38,9 @@ function simulation(request, context, wrapResourcePolicy = false) {
       contextVariables: context
     },
     identityPolicies: request.identity,
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
+    serviceControlPolicies: request.serviceControlPolicies ?? [],
+    resourceControlPolicies: (request.resourceControlPolicies ?? []).map((level) =>
+      wrapResourcePolicy ? { ...level, policies: [RCP_FULL_AWS_ACCESS, ...level.policies] } : level),
     resourcePolicy,
     permissionBoundaryPolicies: request.boundary ? [request.boundary] : undefined
   }
@@ -44,7 +53,9 @@ function statementsOf(analysis) {
   const parts = [
     ['identity', analysis.identityAnalysis],
     ['resource', analysis.resourceAnalysis],
-    ['boundary', analysis.permissionBoundaryAnalysis]
+    ['boundary', analysis.permissionBoundaryAnalysis],
+    ...(analysis.scpAnalysis?.ouAnalysis ?? []).map((level) => ['scp', level]),
+    ...(analysis.rcpAnalysis?.ouAnalysis ?? []).map((level) => ['rcp', level])
   ]
   const denies = parts.flatMap(([kind, part]) => named(part?.denyStatements, kind))
   if (denies.length > 0) return denies

@@ -1,0 +1,310 @@
+"""The organization's stacks, one account each (organization.toml; docs/organization.md):
+
+- `org-bootstrap` (management, local state): the bucket and key of the other stacks' state.
+- `org-security` (security tooling): the trail key, the investigations (Athena workgroup, Glue
+  database and tables, results bucket and key) and the investigator role and its MFA group.
+- `org-archive` (log archive): the trail bucket, Object Lock, the break-glass deletion deny, and
+  its access-log bucket.
+- `org-trail` (management, or the CloudTrail delegated administrator): the organization trail,
+  its log group, logs role, alerting key, alarm topic and the CIS alarms.
+- `org-governance` (management): the CloudTrail delegated administrators, and the service and
+  resource control policies that protect the trail, its bucket and its key.
+
+Each stack's provider is pinned to its account (`allowed_account_ids`) and, outside the management
+account, assumes `deploy_role` there (AWS Organizations creates OrganizationAccountAccessRole in
+member accounts only; the management account's stacks run with the caller's own credentials).
+Values crossing stacks are derived from the topology (names, the trail's ARN, the organization
+id), or looked up through a provider that assumes `lookup_role` (the trail key's ARN); no stack
+reads another's state. Applied in ORGANIZATION_STACKS order: a policy that names a principal or a
+key of another stack needs it to exist.
+
+Nothing here grows with the members: they appear only in `org_cloudtrail`'s account projection.
+"""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformDataSource, TerraformOutput, TerraformResource, TerraformStack
+from constructs import Construct
+
+from definitions import naming
+from definitions.aws_context import AwsContext
+from environments.organization import Organization
+from modules.access.application_access import Access
+from modules.analytics.organization_tables import OrganizationTables
+from modules.audit import cloudtrail_delivery as delivery
+from modules.audit.alert_topic import AlertTopic
+from modules.audit.audit_trail import AuditTrail, OrganizationTrail
+from modules.audit.monitoring import TrailAlarms
+from modules.foundation.bindings import (
+    cloudtrail_organization_delegated_admin_account,
+    data_aws_organizations_organization,
+    organizations_policy,
+    organizations_policy_attachment,
+    provider,
+)
+from modules.foundation.policy import PolicyDocument, Statement
+from modules.storage.encryption_key import S3_READ_ACTIONS, EncryptionKey, KeyReference
+from modules.storage.secure_bucket import (
+    PROTECTED_PARTS,
+    BucketReference,
+    LifecycleRule,
+    ObjectLock,
+    SecureBucket,
+    grant_read_across_accounts,
+)
+from rule_pack.rules import suppress
+from stacks.ids import ACCESS_LOG_BUCKET_ID, ORGANIZATION_STACKS
+from stacks.terraform_settings import AWS_PROVIDER_VERSION, BOOTSTRAP_STATE_DIR, TERRAFORM_VERSION
+
+ANALYSIS_RESULTS_DAYS = 30
+NONCURRENT_ACCESS_LOG_DAYS = 30
+ACCESS_LOG_DAYS = 365
+STATE_NONCURRENT_DAYS = 90
+# What the service control policy keeps from everyone but break-glass and the deployers (CloudTrail,
+# S3 and KMS service authorization references for the action names).
+TRAIL_CHANGES = ("cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "cloudtrail:PutInsightSelectors",
+                 "cloudtrail:StopLogging", "cloudtrail:UpdateTrail")
+BUCKET_CHANGES = ("s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy",
+                  "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration")
+KEY_CHANGES = ("kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+TRUSTED_ACCESS_PRINCIPAL = "cloudtrail.amazonaws.com"
+
+
+class OrganizationStack(TerraformStack):
+    """A stack of one account of the organization, in its home region; state in the bootstrap's
+    bucket (`org-bootstrap` keeps its own locally)."""
+
+    def __init__(self, scope: Construct, id: str, org: Organization, account: str) -> None:
+        super().__init__(scope, id)
+        self.org, self.account = org, account
+        s = org.settings
+        self.names = org.names
+        self.protected: list[str] = []
+        self.context = AwsContext(account, s.home_region).attach(self)
+        self.management = AwsContext(s.management_account, s.home_region)
+        self.security = AwsContext(s.security_account, s.home_region)
+        self.trail_arn = delivery.trail_arn(self.management, self.names.trail)
+        self.trail_bucket = BucketReference(self.names.trail_bucket, self.context.arn("s3", self.names.trail_bucket))
+        tags = [provider.AwsProviderDefaultTags(tags={"organization": s.id, "stack": id, "managed-by": "cdktf"})]
+        provider.AwsProvider(self, "aws", region=s.home_region, allowed_account_ids=[account], default_tags=tags,
+                             assume_role=self._assume(account, s.deploy_role, id))
+        self.add_override("terraform.required_providers.aws", {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSION})
+        self.add_override("terraform.required_version", TERRAFORM_VERSION)
+        if id == ORGANIZATION_STACKS[0]:
+            LocalBackend(self, path=f"{BOOTSTRAP_STATE_DIR}/{id}.tfstate")
+        else:
+            backend = S3Backend(self, bucket=self.names.state_bucket, key=f"{id}/terraform.tfstate", region=s.home_region,
+                                encrypt=True, kms_key_id=self.management.arn("kms", self.names.state_key_alias))
+            backend.add_override("use_lockfile", True)  # S3Backend has no argument for it yet
+
+    def _assume(self, account: str, role: str, session: str) -> list[provider.AwsProviderAssumeRole] | None:
+        if account == self.org.settings.management_account:
+            return None
+        return [provider.AwsProviderAssumeRole(role_arn=self.context.arn("iam", f"role/{role}", account=account),
+                                               session_name=f"terraform-{session}")]
+
+    @property
+    def deployers(self) -> list[str]:
+        """Who runs Terraform here: the deploy role, outside the management account (where the
+        caller's own credentials apply and no name can be given)."""
+        if self.account == self.org.settings.management_account:
+            return []
+        return [self.context.arn("iam", f"role/{self.org.settings.deploy_role}")]
+
+    @property
+    def break_glass(self) -> list[str]:
+        return [self.context.arn("iam", f"role/{self.org.settings.break_glass_role}")]
+
+    def key(self, id: str, alias: str, description: str, *, use_only_by_grantees: bool = False) -> EncryptionKey:
+        """A key whose disabling, deletion and policy are kept to break-glass (and the deployers):
+        outside the management account only, since KMS refuses a policy that would lock out the
+        caller of PutKeyPolicy, and there the caller has no name."""
+        guarded = bool(self.deployers)
+        self.protected.append(f"{id}/key")
+        return EncryptionKey(self, id, alias=alias, description=description, prevent_destroy=self.org.settings.prevent_destroy,
+                             break_glass_arns=self.break_glass if guarded else (), deployer_arns=self.deployers,
+                             use_only_by_grantees=use_only_by_grantees)
+
+    def bucket(self, id: str, **settings) -> SecureBucket:
+        self.protected += [f"{id}/{part}" for part in PROTECTED_PARTS if settings.get("versioned", True) or part != "versioning"]
+        return SecureBucket(self, id, prevent_destroy=self.org.settings.prevent_destroy, **settings)
+
+    def lookup_provider(self, account: str) -> provider.AwsProvider:
+        """A second provider, assuming `lookup_role` in `account`, for data sources alone."""
+        s = self.org.settings
+        return provider.AwsProvider(self, f"lookup-{account}", alias=f"lookup_{account}", region=s.home_region,
+                                    allowed_account_ids=[account], assume_role=self._assume(account, s.lookup_role, f"{self.node.id}-lookup"))
+
+    def trail_key(self) -> KeyReference:
+        """The security account's trail key, looked up by its alias."""
+        return KeyReference(self, "trail-key", alias=self.names.trail_key_alias, account=self.security.account,
+                            provider=self.lookup_provider(self.security.account))
+
+    @property
+    def investigator_arn(self) -> str:
+        return self.security.arn("iam", f"role/{self.names.investigator_role}")
+
+    def outputs(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            TerraformOutput(self, name, value=value)
+
+    def terraform_types(self) -> set[str]:
+        types = {"provider.aws", f"backend.{'local' if self.node.id == ORGANIZATION_STACKS[0] else 's3'}"}
+        for node in self.node.find_all():
+            if isinstance(node, TerraformDataSource):
+                types.add(f"data.{node.terraform_resource_type}")
+            elif isinstance(node, TerraformResource):
+                types.add(f"resource.{node.terraform_resource_type}")
+        return types
+
+
+class OrganizationBootstrapStack(OrganizationStack):
+    def __init__(self, scope: Construct, org: Organization) -> None:
+        super().__init__(scope, ORGANIZATION_STACKS[0], org, org.settings.management_account)
+        key = self.key("state-key", self.names.state_key_alias, "Encrypts the Terraform state of the organization's stacks")
+        bucket = self.bucket("state-bucket", name=self.names.state_bucket, key=key, lifecycle_rules=[
+            LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_NONCURRENT_DAYS)])
+        self.outputs({"state_bucket": bucket.name, "state_key_arn": key.arn})
+
+
+class OrganizationSecurityStack(OrganizationStack):
+    def __init__(self, scope: Construct, org: Organization) -> None:
+        s = org.settings
+        super().__init__(scope, "org-security", org, s.security_account)
+        names = self.names
+        trail_key = self.key("trail-key", names.trail_key_alias, "Encrypts the organization trail's log files",
+                             use_only_by_grantees=True)
+        for statement in delivery.key_statements(self.trail_arn, self.management):
+            trail_key.allow(statement)
+        results_key = self.key("results-key", names.results_key_alias, "Encrypts the organization's query results")
+        results_bucket = self.bucket("results-bucket", name=names.results_bucket, key=results_key, versioned=False,
+                                     lifecycle_rules=[LifecycleRule(id="expire-query-results", expire_days=ANALYSIS_RESULTS_DAYS)])
+        tables = OrganizationTables(
+            self, "investigations", workgroup_name=names.workgroup, database_name=names.database,
+            logs_location=f"s3://{names.trail_bucket}/AWSLogs/{s.id}/", accounts=sorted(org.accounts),
+            regions=naming.enabled_regions(self.context.partition), projection_start=s.projection_start,
+            results_bucket=results_bucket, key=results_key, bytes_scanned_cutoff=s.bytes_scanned_cutoff)
+        investigators = Access(self, "investigators", role_name=names.investigator_role, group_name=names.investigators_group,
+                               trusted_services=[], user_arns=s.investigator_user_arns,
+                               description="Investigates the organization trail's logs, with MFA")
+        grantee = investigators.role.grantee
+        tables.grant_query(grantee)
+        grant_read_across_accounts(grantee, self.trail_bucket, f"AWSLogs/{s.id}/")
+        trail_key.grant_through_s3(grantee, "ReadTrailLogs", S3_READ_ACTIONS, delivery.log_file_conditions(self.management))
+        self.outputs({"trail_key_arn": trail_key.arn, "workgroup": tables.name, "investigator_role_arn": investigators.role.arn})
+
+
+class OrganizationArchiveStack(OrganizationStack):
+    def __init__(self, scope: Construct, org: Organization) -> None:
+        s = org.settings
+        super().__init__(scope, "org-archive", org, s.log_archive_account)
+        names = self.names
+        access_logs = self.bucket(ACCESS_LOG_BUCKET_ID, name=names.access_log_bucket, key=None, lifecycle_rules=[
+            LifecycleRule(id="expire-access-logs", expire_days=ACCESS_LOG_DAYS, noncurrent_expire_days=NONCURRENT_ACCESS_LOG_DAYS)])
+        suppress(access_logs, "BucketsUseKms", "S3 server access logs are delivered only to a bucket with SSE-S3 "
+                 "default encryption; the logs hold request metadata, not the data")
+        access_logs.deny_deletion("", self.break_glass)
+        # KMS enforced on log files alone: CloudTrail writes its digest files with SSE-S3, beside them.
+        bucket = self.bucket("trail-bucket", name=names.trail_bucket, key=self.trail_key(),
+                             kms_enforced_prefix=f"AWSLogs/{s.id}/*/CloudTrail/",
+                             object_lock=ObjectLock(s.object_lock_mode, s.object_lock_days))
+        self.protected.append("trail-bucket/object-lock")
+        for statement in delivery.bucket_statements(bucket.arn, self.trail_arn,
+                                                    [f"AWSLogs/{s.management_account}/", f"AWSLogs/{s.id}/"], s.id):
+            bucket.policy.add(statement)
+        bucket.deny_deletion("AWSLogs/", self.break_glass)
+        bucket.admit_reader("Investigators", self.investigator_arn, f"AWSLogs/{s.id}/")
+        bucket.log_access_to(access_logs)
+        self.outputs({"trail_bucket": bucket.name, "access_log_bucket": access_logs.name})
+
+
+class OrganizationTrailStack(OrganizationStack):
+    def __init__(self, scope: Construct, org: Organization) -> None:
+        s = org.settings
+        super().__init__(scope, "org-trail", org, org.trail_account)
+        names = self.names
+        alerting_key = self.key("alerting-key", names.alerting_key_alias, "Encrypts the organization trail's log group and alarms")
+        topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=s.alarm_emails)
+        trail = AuditTrail(self, "audit-trail", name=names.trail, bucket=self.trail_bucket, key=self.trail_key(),
+                           log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=s.log_retention_days,
+                           logs_role_name=names.logs_role, prevent_destroy=s.prevent_destroy,
+                           organization=OrganizationTrail(s.id, s.management_account))
+        self.protected += ["audit-trail/trail", "audit-trail/log-group"]
+        TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic).heartbeat()
+        self.outputs({"trail_arn": trail.arn, "alarm_topic_arn": topic.arn})
+
+
+class OrganizationGovernanceStack(OrganizationStack):
+    def __init__(self, scope: Construct, org: Organization) -> None:
+        s = org.settings
+        super().__init__(scope, "org-governance", org, s.management_account)
+        names = self.names
+        # Read, never managed: trusted access for CloudTrail and both policy types on the root are
+        # preconditions a plan checks, with the command that enables each.
+        organization = data_aws_organizations_organization.DataAwsOrganizationsOrganization(self, "organization")
+        organization.add_override("lifecycle.postcondition", [
+            {"condition": f'${{contains(self.aws_service_access_principals, "{TRUSTED_ACCESS_PRINCIPAL}")}}',
+             "error_message": "Trusted access for CloudTrail is off: aws organizations enable-aws-service-access "
+                              f"--service-principal {TRUSTED_ACCESS_PRINCIPAL}"},
+            *({"condition": f'${{contains([for t in self.roots[0].policy_types : t.type if t.status == "ENABLED"], "{kind}")}}',
+               "error_message": f"{kind} is not enabled on the root: aws organizations enable-policy-type "
+                                f"--root-id <root> --policy-type {kind}"}
+              for kind in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")),
+            {"condition": f'${{self.id == "{s.id}"}}', "error_message": f"This is not organization {s.id}"},
+        ])
+        for admin in s.cloudtrail_delegated_admins:
+            cloudtrail_organization_delegated_admin_account.CloudtrailOrganizationDelegatedAdminAccount(
+                self, f"cloudtrail-delegated-admin-{admin}", account_id=admin)
+        root = organization.roots.get(0).id
+        for id, name, kind, description, document in (
+                ("service-control-policy", names.service_control_policy, "SERVICE_CONTROL_POLICY",
+                 "Keeps the organization trail, its bucket and its key from all but break-glass and the deployers",
+                 self._service_control_policy()),
+                ("resource-control-policy", names.resource_control_policy, "RESOURCE_CONTROL_POLICY",
+                 "Keeps the trail bucket and key to principals of the organization and AWS services",
+                 self._resource_control_policy())):
+            policy = organizations_policy.OrganizationsPolicy(self, id, name=name, type=kind, description=description,
+                                                              content=document.json)
+            organizations_policy_attachment.OrganizationsPolicyAttachment(self, f"{id}-attachment", policy_id=policy.id,
+                                                                         target_id=root)
+        self.outputs({"organization_root": root})
+
+    def _service_control_policy(self) -> PolicyDocument:
+        """Denies, outside break-glass and the deployers (in any account), the changes that would
+        stop, narrow or hide the trail. SCPs bind member accounts alone, never the management
+        account (AWS Organizations user guide, "Service control policies"): there, the trail
+        stands on who holds the management account's credentials."""
+        s = self.org.settings
+        exempt = {"ArnNotLike": {"aws:PrincipalArn": [self.context.arn("iam", f"role/{role}", account="*")
+                                                      for role in (s.break_glass_role, s.deploy_role)]}}
+        key_arns = [self.security.arn("kms", "key/*", region="*")]
+        return PolicyDocument(self, "service-control-policy-document", [
+            Statement(sid="DenyTrailChanges", effect="Deny", actions=TRAIL_CHANGES, resources=[self.trail_arn], conditions=exempt),
+            Statement(sid="DenyTrailBucketChanges", effect="Deny", actions=BUCKET_CHANGES, resources=[self.trail_bucket.arn],
+                      conditions=exempt),
+            # kms:ResourceAliases names the key by its alias (KMS developer guide, "kms:ResourceAliases").
+            Statement(sid="DenyTrailKeyChanges", effect="Deny", actions=KEY_CHANGES, resources=key_arns,
+                      conditions={**exempt, "ForAnyValue:StringEquals": {"kms:ResourceAliases": [self.names.trail_key_alias]}}),
+        ])
+
+    def _resource_control_policy(self) -> PolicyDocument:
+        """The data perimeter of AWS's resource control policy examples: the trail bucket and key
+        answer principals of the organization and AWS services acting for it (CloudTrail), no one
+        else, whatever a bucket or key policy says."""
+        outside = {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": [self.org.settings.id]},
+                   "BoolIfExists": {"aws:PrincipalIsAWSService": ["false"]}}
+        return PolicyDocument(self, "resource-control-policy-document", [
+            Statement(sid="DenyTrailBucketOutsideOrganization", effect="Deny", actions=["s3:*"], principals={"*": ["*"]},
+                      resources=[self.trail_bucket.arn, f"{self.trail_bucket.arn}/*"], conditions=outside),
+            Statement(sid="DenyTrailKeyOutsideOrganization", effect="Deny", actions=["kms:*"], principals={"*": ["*"]},
+                      resources=[self.security.arn("kms", "key/*", region="*")], conditions=outside),
+        ])
+
+
+STACK_CLASSES = (OrganizationBootstrapStack, OrganizationSecurityStack, OrganizationArchiveStack, OrganizationTrailStack,
+                 OrganizationGovernanceStack)
+
+
+def organization_stacks(scope: Construct, org: Organization) -> list[OrganizationStack]:
+    """Every stack of the organization, in the order they are applied."""
+    return [make(scope, org) for make in STACK_CLASSES]
