@@ -14,8 +14,8 @@ import functools
 import re
 import string
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 from definitions.paths import DATA_DIR
 from definitions.typed_toml import read_file, unique_names
