@@ -81,14 +81,15 @@ ORGANIZATION_ID = "o-a1b2c3d4e5"
 MANAGEMENT, LOG_ARCHIVE, SECURITY = "100000000001", "100000000002", "100000000003"
 
 
-def organization_toml(simulated_members: int = 0, settings: str = "", envs: Sequence[Environment] = ENVIRONMENTS) -> str:
+def organization_toml(simulated_members: int = 0, settings: str = "", envs: Sequence[Environment] = ENVIRONMENTS, *,
+                      organization_id: str = ORGANIZATION_ID, management: str = MANAGEMENT) -> str:
     """A topology of `envs` (a member per account, named after its environments) and
     `simulated_members` more, with `settings` added to [organization]."""
     by_account: dict[str, list[str]] = {}
     for env in envs:
         by_account.setdefault(env.account_id, []).append(env.name)
-    assert not {MANAGEMENT, LOG_ARCHIVE, SECURITY} & set(by_account), "an environment uses an account of the test topology"
-    lines = ["[organization]", f'id = "{ORGANIZATION_ID}"', f'management_account = "{MANAGEMENT}"',
+    assert not {management, LOG_ARCHIVE, SECURITY} & set(by_account), "an environment uses an account of the test topology"
+    lines = ["[organization]", f'id = "{organization_id}"', f'management_account = "{management}"',
              'home_region = "eu-west-1"', f'log_archive_account = "{LOG_ARCHIVE}"', f'security_account = "{SECURITY}"',
              "accept_duplicate_management_events = true", settings, ""]
     members = [(account, "-".join(names), names) for account, names in sorted(by_account.items())]

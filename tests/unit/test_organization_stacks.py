@@ -1,0 +1,113 @@
+"""The organization's stacks (stacks/organization_stacks.py): one account each, never another's
+state, and nothing that grows with the members but the account projection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cdktf
+import pytest
+
+from environments.organization import Organization
+from operations.policy_lint import rendered
+from stacks.ids import ORGANIZATION_STACKS
+from stacks.organization_stacks import organization_stacks
+from tests.support import LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization
+
+# AWS's size limits: SCP and RCP 5,120 characters (AWS Organizations quotas), bucket policy 20 KB
+# (S3 user guide, "Bucket policies"), key policy 32 KB (KMS quotas).
+CONTROL_POLICY_LIMIT, BUCKET_POLICY_LIMIT, KEY_POLICY_LIMIT = 5120, 20 * 1024, 32 * 1024
+
+
+def synth(org: Organization) -> dict[str, dict[str, Any]]:
+    return {stack.node.id: json.loads(cdktf.Testing.synth(stack)) for stack in organization_stacks(cdktf.Testing.app(), org)}
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Organization:
+    return load_test_organization(tmp_path_factory.mktemp("org"))
+
+
+def test_each_stack_is_pinned_to_its_account_and_assumes_the_deploy_role_outside_management(organization_stacks, org):
+    expected = {"org-bootstrap": MANAGEMENT, "org-security": SECURITY, "org-archive": LOG_ARCHIVE,
+                "org-trail": MANAGEMENT, "org-governance": MANAGEMENT}
+    assert list(organization_stacks) == list(ORGANIZATION_STACKS)
+    for name, stack in organization_stacks.items():
+        main = next(p for p in stack["provider"]["aws"] if "alias" not in p)
+        assert main["allowed_account_ids"] == [expected[name]], name
+        roles = [r["role_arn"] for r in main.get("assume_role", [])]
+        assert roles == ([] if expected[name] == MANAGEMENT else
+                         [f"arn:aws:iam::{expected[name]}:role/{org.settings.deploy_role}"]), name
+        for lookup in (p for p in stack["provider"]["aws"] if "alias" in p):  # read-only, into the security account
+            assert lookup["allowed_account_ids"] == [SECURITY]
+            assert lookup["assume_role"][0]["role_arn"] == f"arn:aws:iam::{SECURITY}:role/{org.settings.lookup_role}"
+            assert all(body["provider"] == f"aws.{lookup['alias']}" for body in stack["data"]["aws_kms_key"].values())
+
+
+def test_each_stack_keeps_its_own_state_and_reads_no_other(organization_stacks, org):
+    keys = []
+    for name, stack in organization_stacks.items():
+        assert "terraform_remote_state" not in stack.get("data", {}), name
+        backend = stack["terraform"]["backend"]
+        if name == ORGANIZATION_STACKS[0]:
+            assert list(backend) == ["local"]
+        else:
+            assert backend["s3"]["bucket"] == org.names.state_bucket and backend["s3"]["use_lockfile"] is True
+            keys.append(backend["s3"]["key"])
+    assert len(set(keys)) == len(ORGANIZATION_STACKS) - 1
+
+
+def test_the_trail_is_the_organizations_and_carries_the_management_account(tmp_path: Path):
+    org = load_test_organization(tmp_path, settings=f'cloudtrail_delegated_admins = ["{SECURITY}"]\ntrail_deployer = "delegated_admin"')
+    stacks = synth(org)
+    trail_stack = stacks["org-trail"]
+    assert trail_stack["provider"]["aws"][0]["allowed_account_ids"] == [SECURITY]  # the delegated administrator creates it
+    trail = next(iter(trail_stack["resource"]["aws_cloudtrail"].values()))
+    assert trail["is_organization_trail"] and trail["is_multi_region_trail"] and trail["enable_log_file_validation"]
+    assert trail["s3_bucket_name"] == org.names.trail_bucket
+    assert trail["kms_key_id"].startswith("${data.aws_kms_key.")
+    admins = stacks["org-governance"]["resource"]["aws_cloudtrail_organization_delegated_admin_account"]
+    assert [a["account_id"] for a in admins.values()] == [SECURITY]
+    archive = json.dumps(stacks["org-archive"]["data"]["aws_iam_policy_document"])
+    assert f"arn:aws:cloudtrail:eu-west-1:{MANAGEMENT}:trail/organization-trail" in archive
+    assert f":{SECURITY}:trail/" not in archive
+
+
+def _documents(stack: dict[str, Any]) -> dict[str, str]:
+    return {name: rendered(stack, body) for name, body in stack.get("data", {}).get("aws_iam_policy_document", {}).items()}
+
+
+def _without_projection(stack: dict[str, Any]) -> dict[str, Any]:
+    copy = json.loads(json.dumps(stack))
+    for table in copy.get("resource", {}).get("aws_glue_catalog_table", {}).values():
+        table["parameters"].pop("projection.account.values", None)
+    return copy
+
+
+def test_a_member_adds_nothing_but_its_account_to_the_projection(tmp_path: Path):
+    """The organization with 1 and with 1,000 simulated members: the same resources, byte-identical
+    policies, and stacks that differ only in the account projection's values."""
+    sizes = {}
+    for members in (1, 1000):
+        (tmp_path / str(members)).mkdir()
+        sizes[members] = synth(load_test_organization(tmp_path / str(members), simulated_members=members))
+    small, large = sizes[1], sizes[1000]
+    for name in ORGANIZATION_STACKS:
+        assert _documents(small[name]) == _documents(large[name]), name
+        assert _without_projection(small[name]) == _without_projection(large[name]), name
+    projections = [t["parameters"].get("projection.account.values") for t in large["org-security"]["resource"]["aws_glue_catalog_table"].values()]
+    assert any(values and len(values.split(",")) >= 1000 for values in projections), projections
+
+
+def test_policies_are_within_aws_size_limits(organization_stacks):
+    governance = organization_stacks["org-governance"]
+    for policy in governance["resource"]["aws_organizations_policy"].values():
+        document = rendered(governance, governance["data"]["aws_iam_policy_document"][policy["content"].split(".")[2]])
+        assert len(json.dumps(json.loads(document), separators=(",", ":"))) <= CONTROL_POLICY_LIMIT, policy["name"]
+    for name, stack in organization_stacks.items():
+        for kind, limit in (("aws_s3_bucket_policy", BUCKET_POLICY_LIMIT), ("aws_kms_key", KEY_POLICY_LIMIT)):
+            for body in stack.get("resource", {}).get(kind, {}).values():
+                document = rendered(stack, stack["data"]["aws_iam_policy_document"][body["policy"].split(".")[2]])
+                assert len(document.encode()) <= limit, (name, kind)
