@@ -42,6 +42,12 @@ from stacks.terraform_settings import (
 NONCURRENT_ACCESS_LOG_DAYS = 30
 
 
+def add_outputs(stack: TerraformStack, values: dict[str, str]) -> None:
+    """A Terraform output per value, named by its key."""
+    for name, value in values.items():
+        TerraformOutput(stack, name, value=value)
+
+
 class EnvironmentStack(TerraformStack):
     """A stack of one environment in one region: it carries the AwsContext its constructs ask for,
     and the provider pinned to the environment's account, with its tags.
@@ -116,8 +122,7 @@ class EnvironmentStack(TerraformStack):
         return bucket
 
     def outputs(self, values: dict[str, str]) -> None:
-        for name, value in values.items():
-            TerraformOutput(self, name, value=value)
+        add_outputs(self, values)
 
     def roles(self) -> list[Role]:
         """Every IAM role this stack creates."""

@@ -23,7 +23,7 @@ Nothing here grows with the members: they appear only in `org_cloudtrail`'s acco
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformDataSource, TerraformOutput, TerraformResource, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformStack
 from constructs import Construct
 
 from definitions import naming
@@ -53,6 +53,7 @@ from modules.storage.secure_bucket import (
     grant_read_across_accounts,
 )
 from rule_pack.rules import suppress
+from stacks.environment_stacks import add_outputs
 from stacks.ids import ACCESS_LOG_BUCKET_ID, ORGANIZATION_STACKS
 from stacks.terraform_settings import AWS_PROVIDER_VERSION, BOOTSTRAP_STATE_DIR, TERRAFORM_VERSION
 
@@ -145,17 +146,7 @@ class OrganizationStack(TerraformStack):
         return self.security.arn("iam", f"role/{self.names.investigator_role}")
 
     def outputs(self, values: dict[str, str]) -> None:
-        for name, value in values.items():
-            TerraformOutput(self, name, value=value)
-
-    def terraform_types(self) -> set[str]:
-        types = {"provider.aws", f"backend.{'local' if self.node.id == ORGANIZATION_STACKS[0] else 's3'}"}
-        for node in self.node.find_all():
-            if isinstance(node, TerraformDataSource):
-                types.add(f"data.{node.terraform_resource_type}")
-            elif isinstance(node, TerraformResource):
-                types.add(f"resource.{node.terraform_resource_type}")
-        return types
+        add_outputs(self, values)
 
 
 class OrganizationBootstrapStack(OrganizationStack):

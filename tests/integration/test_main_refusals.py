@@ -192,8 +192,8 @@ from modules.foundation.bindings import s3_bucket
 
 build_app = app.build_app
 
-def rogue_build_app(envs, outdir=None):
-    built = build_app(envs, outdir)
+def rogue_build_app(envs, outdir=None, org=None):
+    built = build_app(envs, outdir, org)
     s3_bucket.S3Bucket(built.node.children[-1], "rogue", bucket="rogue-bucket")
     return built
 
