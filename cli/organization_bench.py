@@ -24,10 +24,10 @@ from pathlib import Path
 from definitions.paths import ROOT, environments_dir, organization_file
 from environments.config import load_environments
 from environments.organization import Organization, load_organization
+from operations.policy_lint import policy_sizes
 
 SIZES = (1, 10, 100, 1000)
 TARGET = 1.2
-LIMITS = {"aws_organizations_policy": 5120, "aws_s3_bucket_policy": 20 * 1024, "aws_kms_key": 32 * 1024}
 
 
 def topology(base: str, members: int, folder: Path) -> Organization:
@@ -54,20 +54,6 @@ def policies(stacks: dict[str, dict]) -> dict[str, str]:
             for doc, body in stack.get("data", {}).get("aws_iam_policy_document", {}).items()}
 
 
-def oversized(stacks: dict[str, dict]) -> list[str]:
-    from operations.policy_lint import rendered  # noqa: PLC0415
-
-    found = []
-    for name, stack in stacks.items():
-        for rtype, limit in LIMITS.items():
-            for body in stack.get("resource", {}).get(rtype, {}).values():
-                reference = body.get("policy") or body.get("content")
-                text = rendered(stack, stack["data"]["aws_iam_policy_document"][reference.split(".")[2]])
-                if len(json.dumps(json.loads(text), separators=(",", ":"))) > limit:
-                    found.append(f"{name}: {rtype} over {limit} characters")
-    return found
-
-
 def main(argv: list[str]) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     runs = int(argv[0]) if argv else 3
@@ -87,7 +73,7 @@ def main(argv: list[str]) -> int:
             count = sum(len(v) for stack in stacks.values() for v in stack.get("resource", {}).values())
             reference = reference or (count, policies(stacks))
             identical = policies(stacks) == reference[1]
-            failures += [f"{members} members: {problem}" for problem in oversized(stacks)]
+            failures += [f"{members} members: {problem}" for problem in policy_sizes(stacks)[1]]
             if count != reference[0] or not identical:
                 failures.append(f"{members} members: {count} resources, policies identical: {identical}")
             rows.append(f"| {members} | {count} | {'yes' if identical else 'no'} | {medians[members]:.2f} s |")

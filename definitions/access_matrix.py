@@ -156,11 +156,8 @@ class OrganizationRequest(Request):
 
 
 @dataclasses.dataclass(frozen=True)
-class _OrganizationMatrixFile:
+class _OrganizationMatrixFile(_MatrixFile):
     request: tuple[OrganizationRequest, ...]
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        yield from unique_names("request", self.request)
 
 
 @functools.cache

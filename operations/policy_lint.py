@@ -84,6 +84,27 @@ def rendered(stack: Mapping[str, Any], document: Mapping[str, Any]) -> str:
     return text.replace("$${", "${")  # Terraform JSON's escape for a literal ${: an IAM policy variable
 
 
+# AWS's size limits, in characters of the minified JSON: a service or resource control policy
+# 5,120 (AWS Organizations quotas), a bucket policy 20 KB (S3 user guide, "Bucket policies"), a key
+# policy 32 KB (KMS quotas). By the resource type that takes the policy, and its argument.
+SIZE_LIMITS = {("aws_organizations_policy", "content"): 5120, ("aws_s3_bucket_policy", "policy"): 20 * 1024,
+               ("aws_kms_key", "policy"): 32 * 1024}
+
+
+def policy_sizes(stacks: Mapping[str, Mapping[str, Any]]) -> tuple[int, list[str]]:
+    """(policies measured, one line per policy over its SIZE_LIMITS limit)."""
+    measured, oversized = 0, []
+    for stack_name, stack in sorted(stacks.items()):
+        for (rtype, argument), limit in SIZE_LIMITS.items():
+            for name, body in sorted(stack.get("resource", {}).get(rtype, {}).items()):
+                document = stack["data"]["aws_iam_policy_document"][body[argument].split(".")[2]]
+                size = len(json.dumps(json.loads(rendered(stack, document)), separators=(",", ":")))
+                measured += 1
+                if size > limit:
+                    oversized.append(f"{stack_name}: {rtype}.{name}: {size} characters, over AWS's {limit}")
+    return measured, oversized
+
+
 def documents(stacks: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, str, str]]:
     """(stack, document logical id, rendered JSON) of every policy document."""
     for stack_name, stack in sorted(stacks.items()):

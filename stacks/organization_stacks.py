@@ -68,7 +68,6 @@ TRAIL_CHANGES = ("cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "clou
 BUCKET_CHANGES = ("s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy",
                   "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration")
 KEY_CHANGES = ("kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
-TRUSTED_ACCESS_PRINCIPAL = "cloudtrail.amazonaws.com"
 
 
 class OrganizationStack(TerraformStack):
@@ -234,9 +233,9 @@ class OrganizationGovernanceStack(OrganizationStack):
         # preconditions a plan checks, with the command that enables each.
         organization = data_aws_organizations_organization.DataAwsOrganizationsOrganization(self, "organization")
         organization.add_override("lifecycle.postcondition", [
-            {"condition": f'${{contains(self.aws_service_access_principals, "{TRUSTED_ACCESS_PRINCIPAL}")}}',
+            {"condition": f'${{contains(self.aws_service_access_principals, "{delivery.CLOUDTRAIL}")}}',
              "error_message": "Trusted access for CloudTrail is off: aws organizations enable-aws-service-access "
-                              f"--service-principal {TRUSTED_ACCESS_PRINCIPAL}"},
+                              f"--service-principal {delivery.CLOUDTRAIL}"},
             *({"condition": f'${{contains([for t in self.roots[0].policy_types : t.type if t.status == "ENABLED"], "{kind}")}}',
                "error_message": f"{kind} is not enabled on the root: aws organizations enable-policy-type "
                                 f"--root-id <root> --policy-type {kind}"}

@@ -33,6 +33,8 @@ RESULTS_PREFIX = "query-results/"
 # The compact table's files, in the results bucket beside the results: encrypted with the same key,
 # and deletable (the trail bucket's Object Lock would keep a failed run's files; see compaction.py).
 COMPACT_PREFIX = "compact/"
+# The partition every CloudTrail table ends with: the day, projected as a date.
+DAY = "timestamp"
 # The queries use engine 3's dialect (Trino); pinned, so that Athena's automatic upgrades cannot change it.
 ENGINE_VERSION = "Athena engine version 3"
 
@@ -65,6 +67,13 @@ def encrypted_workgroup(scope: Construct, *, name: str, description: str, output
                                             force_destroy=False, configuration=configuration)
 
 
+def grant_workgroup_queries(grantee: Grantee, workgroup_arn: str, catalog_arns: Sequence[str]) -> list[Statement]:
+    """Run queries in a workgroup and read the Glue catalog objects they name; the data and the
+    results are granted apart. Returns the statements added."""
+    return [grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [workgroup_arn]),
+            grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, list(catalog_arns))]
+
+
 @dataclasses.dataclass(frozen=True)
 class Partition:
     """A projected partition column before the day, with its `projection.<name>.*` parameters."""
@@ -89,15 +98,15 @@ def cloudtrail_table(scope: Construct, schema: Schema, table: Table, *, database
             "EXTERNAL": "TRUE",
             "projection.enabled": "true",
             **projections,
-            "projection.timestamp.type": "date",
-            "projection.timestamp.format": "yyyy/MM/dd",
-            "projection.timestamp.interval": "1",
-            "projection.timestamp.interval.unit": "DAYS",
-            "projection.timestamp.range": f"{projection_start},NOW",
-            "storage.location.template": f"{location}{folders}$${{timestamp}}",
+            f"projection.{DAY}.type": "date",
+            f"projection.{DAY}.format": "yyyy/MM/dd",
+            f"projection.{DAY}.interval": "1",
+            f"projection.{DAY}.interval.unit": "DAYS",
+            f"projection.{DAY}.range": f"{projection_start},NOW",
+            "storage.location.template": f"{location}{folders}$${{{DAY}}}",
         },
         partition_keys=[glue_catalog_table.GlueCatalogTablePartitionKeys(name=p.name, type="string") for p in partitions]
-        + [glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys if n == "timestamp"],
+        + [glue_catalog_table.GlueCatalogTablePartitionKeys(name=n, type=t) for n, t in schema.partition_keys if n == DAY],
         storage_descriptor=glue_catalog_table.GlueCatalogTableStorageDescriptor(
             location=location,
             input_format=schema.input_format,
@@ -207,8 +216,7 @@ class Analytics(Construct):
     def grant_query(self, grantee: Grantee) -> list[Statement]:
         """Run queries in the workgroup: everything Athena does with the caller's permissions.
         Returns the statements added (identity, key and bucket policies)."""
-        return [grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn]),
-                grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, [self.catalog_arn, self.database_arn, *self.table_arns]),
+        return [*grant_workgroup_queries(grantee, self.arn, [self.catalog_arn, self.database_arn, *self.table_arns]),
                 *self.trail.grant_read_logs(grantee),
                 *self.results_bucket.grant_read(grantee, prefix=COMPACT_PREFIX),
                 *self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)]

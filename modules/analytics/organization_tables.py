@@ -18,7 +18,7 @@ from constructs import Construct
 
 from definitions.aws_context import AwsContext
 from definitions.cloudtrail_tables import load_schema
-from modules.analytics.athena import CATALOG_READ_ACTIONS, QUERY_ACTIONS, RESULTS_PREFIX, Partition, cloudtrail_table, encrypted_workgroup
+from modules.analytics.athena import RESULTS_PREFIX, Partition, cloudtrail_table, encrypted_workgroup, grant_workgroup_queries
 from modules.foundation.bindings import glue_catalog_database
 from modules.foundation.policy import Grantee, Statement
 from modules.storage.encryption_key import EncryptionKey
@@ -39,7 +39,7 @@ class OrganizationTables(Construct):
     - results_bucket, key: where results go, and their key (required).
     - bytes_scanned_cutoff: per-query scan limit in bytes (required).
 
-    Exposes `name` and `arn` (the workgroup's), `tables` (by name), `table_arns`.
+    Exposes `name` and `arn` (the workgroup's), `tables` (by name), `catalog_arns` (the catalog, the database, the tables).
     """
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, logs_location: str,
@@ -75,6 +75,5 @@ class OrganizationTables(Construct):
     def grant_query(self, grantee: Grantee) -> list[Statement]:
         """Run queries in the workgroup and write their results; reading the logs is granted apart
         (the bucket and the key are in other stacks). Returns the statements added."""
-        return [grantee.allow("RunAthenaQueries", QUERY_ACTIONS, [self.arn]),
-                grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, self.catalog_arns),
+        return [*grant_workgroup_queries(grantee, self.arn, self.catalog_arns),
                 *self.results_bucket.grant_read_write(grantee, prefix=RESULTS_PREFIX)]

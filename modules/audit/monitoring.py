@@ -105,20 +105,6 @@ class TrailAlarms(Construct):
             ok_actions=actions if missing == "breaching" else None,
         )
 
-    def _sum_alarm(self, name: str, description: str, metrics: Sequence[Metric], period: int, threshold: int,
-                   label: str = "Bytes scanned") -> None:
-        """An alarm on the sum of several metrics (metric math): one series per dimension combination."""
-        query = cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
-        queries = [query(id=f"m{index}", return_data=False, metric=cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-            namespace=m.namespace, metric_name=m.name, dimensions=dict(m.dimensions), stat=m.stat, period=period))
-            for index, m in enumerate(metrics)]
-        self.alarms[name] = cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-            self, f"alarm-{name}", alarm_name=name, alarm_description=description, evaluation_periods=1,
-            threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            metric_query=[query(id="total", expression="SUM(METRICS())", label=label, return_data=True), *queries],
-        )
-
 
 class Monitoring(TrailAlarms):
     """Inputs:
@@ -207,3 +193,17 @@ class Monitoring(TrailAlarms):
             references = [data_key.arn] * template.count("%s")
             resource.pattern = with_references(template, *references) if references else template
         at_synth(resource, fill)
+
+    def _sum_alarm(self, name: str, description: str, metrics: Sequence[Metric], period: int, threshold: int,
+                   label: str = "Bytes scanned") -> None:
+        """An alarm on the sum of several metrics (metric math): one series per dimension combination."""
+        query = cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery
+        queries = [query(id=f"m{index}", return_data=False, metric=cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=m.namespace, metric_name=m.name, dimensions=dict(m.dimensions), stat=m.stat, period=period))
+            for index, m in enumerate(metrics)]
+        self.alarms[name] = cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+            self, f"alarm-{name}", alarm_name=name, alarm_description=description, evaluation_periods=1,
+            threshold=threshold, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+            alarm_actions=[self.topic.arn],
+            metric_query=[query(id="total", expression="SUM(METRICS())", label=label, return_data=True), *queries],
+        )

@@ -52,6 +52,14 @@ KILL_SWITCH_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion")
 CRYPTO_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
+def through_s3(key: Construct, conditions: Conditions | None) -> dict[str, dict[str, Sequence[str]]]:
+    """`conditions` narrowed to calls S3 makes in `key`'s region (`kms:ViaService`), merged by operator."""
+    merged: dict[str, dict[str, Sequence[str]]] = {"StringEquals": {"kms:ViaService": [AwsContext.of(key).service_host("s3")]}}
+    for operator, by_key in (conditions or {}).items():
+        merged[operator] = {**merged.get(operator, {}), **by_key}
+    return merged
+
+
 class EncryptionKey(Construct):
     """Inputs:
     - alias: the alias name, e.g. `alias/s3-encryption-key` (required; checked against KMS's rules).
@@ -131,9 +139,7 @@ class EncryptionKey(Construct):
         """Let S3 use the key for `grantee`, and nothing else: its identity policy, and the key policy
         when it has an ARN (the seed's "S3 service to use the key", named so in the key policy).
         `purpose` names the grant (a bucket); `conditions` narrow it further. Returns the statements added."""
-        merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}}
-        for operator, by_key in (conditions or {}).items():
-            merged[operator] = {**merged.get(operator, {}), **by_key}
+        merged = through_s3(self, conditions)
         added = [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]
         self.granted_identities += [i for i in grantee.identities if i not in self.granted_identities]
         if new_callers := [arn for arn in grantee.caller_arns if arn not in self._grantee_arns]:
@@ -179,11 +185,9 @@ class KeyReference(Construct):
         self.name = alias
         self.alias_arn = context.arn("kms", alias, account=account)
         self.arn = data_aws_kms_key.DataAwsKmsKey(self, "key", key_id=self.alias_arn, provider=provider).arn
-        self.granted_identities: list[str] = []
 
     def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],
                          conditions: Conditions | None = None) -> list[Statement]:
         """The grantee's identity policy lets it use the key through S3; the key's own policy must
         admit it too (in the owner's stack). Returns the statement added."""
-        merged = {"StringEquals": {"kms:ViaService": [AwsContext.of(self).service_host("s3")]}, **(conditions or {})}
-        return [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], merged)]
+        return [grantee.allow(f"Use{sid_part(self.node.id)}Through{purpose}", actions, [self.arn], through_s3(self, conditions))]

@@ -238,9 +238,7 @@ class SecureBucket(Construct):
                 self._authorized.append(grantee.principal_arn)
                 self._update_restriction()
         bucket_sid = sid_part(self.node.id)
-        prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
-        added = [grantee.allow(f"{verb}{bucket_sid}Objects", object_actions, [f"{self.arn}/{p}*" for p in prefixes]),
-                 grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [self.arn])]
+        added = _allow_objects_and_listing(grantee, f"{verb}{bucket_sid}", bucket_sid, self.arn, object_actions, prefix)
         # Only through S3: the grant covers the bucket's objects, not direct use of the key.
         if self.key is not None:
             added += self.key.grant_through_s3(grantee, f"{verb}{bucket_sid}", key_actions, key_conditions)
@@ -330,8 +328,15 @@ def grant_read_across_accounts(grantee: Grantee, bucket: BucketReference, prefix
     """The reader's half of `SecureBucket.admit_reader`: read objects of `bucket`, in another
     account, below `prefix`, and list it. Returns the statements added."""
     bucket_sid = sid_part(bucket.name)
-    return [grantee.allow(f"Read{bucket_sid}Objects", READ_ACTIONS, [f"{bucket.arn}/{prefix}*"]),
-            grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [bucket.arn])]
+    return _allow_objects_and_listing(grantee, f"Read{bucket_sid}", bucket_sid, bucket.arn, READ_ACTIONS, prefix)
+
+
+def _allow_objects_and_listing(grantee: Grantee, objects_sid: str, bucket_sid: str, bucket_arn: str,
+                               object_actions: Sequence[str], prefix: str | Sequence[str]) -> list[Statement]:
+    """The grantee's side of a grant on a bucket: `object_actions` below each prefix, and listing."""
+    prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
+    return [grantee.allow(f"{objects_sid}Objects", object_actions, [f"{bucket_arn}/{p}*" for p in prefixes]),
+            grantee.allow(f"List{bucket_sid}", LIST_ACTIONS, [bucket_arn])]
 
 
 def log_access(scope: Construct, id: str, *, source: str, source_name: str,

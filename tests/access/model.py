@@ -37,6 +37,13 @@ ROLE_SERVICES = ("glue.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazon
 _DOCUMENT = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
 
 
+def document_text(stack: Mapping[str, Any], value: str) -> str:
+    """The policy a resource's `${data.aws_iam_policy_document.<name>.json}` names, as Terraform hands it to AWS."""
+    match = _DOCUMENT.match(value)
+    assert match, f"not a policy document reference: {value}"
+    return rendered(stack, stack["data"]["aws_iam_policy_document"][match.group(1)])
+
+
 @dataclasses.dataclass(frozen=True)
 class Principal:
     caller: str  # the request's principal: a session, a user, a service, an OIDC provider
@@ -133,9 +140,7 @@ class AccountModel:
         raise KeyError(f"no value for {value}")
 
     def _document(self, stack: Mapping[str, Any], value: str) -> dict:
-        match = _DOCUMENT.match(value)
-        assert match, f"not a policy document reference: {value}"
-        return json.loads(rendered(stack, stack["data"]["aws_iam_policy_document"][match.group(1)]))
+        return json.loads(document_text(stack, value))
 
     def _read(self, stack: Mapping[str, Any]) -> None:
         resources = stack.get("resource", {})

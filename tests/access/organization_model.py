@@ -21,14 +21,13 @@ from typing import Any
 from definitions.access_matrix import SERVICE_PREFIX, Request
 from definitions.aws_context import AwsContext
 from environments.organization import Organization
-from operations.policy_lint import arn_of, rendered
-from tests.access.model import ADMINISTRATOR, OTHER_ACCOUNT, Principal
+from operations.policy_lint import arn_of
+from tests.access.model import ADMINISTRATOR, OTHER_ACCOUNT, Principal, document_text
 
 OTHER_ORGANIZATION = "o-zzzzzzzzzz"
 ROOT = "r-root"
 FULL_AWS_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 _LOOKED_UP_KEY = re.compile(r"\$\{data\.aws_kms_key\.[A-Za-z0-9_-]+\.arn\}")
-_DOCUMENT = re.compile(r"^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+)\.json\}$")
 
 
 class OrganizationModel:
@@ -75,10 +74,7 @@ class OrganizationModel:
 
     def document(self, stack: Mapping[str, Any], value: str) -> dict:
         """A policy document as Terraform hands it to AWS, the looked-up trail key's ARN included."""
-        match = _DOCUMENT.match(value)
-        assert match, f"not a policy document reference: {value}"
-        text = rendered(stack, stack["data"]["aws_iam_policy_document"][match.group(1)])
-        return json.loads(_LOOKED_UP_KEY.sub(lambda _: self.trail_key, text))
+        return json.loads(_LOOKED_UP_KEY.sub(lambda _: self.trail_key, document_text(stack, value)))
 
     def principal(self, who: str) -> tuple[Principal, str | None]:
         """The principal and its account (None for a service)."""
