@@ -99,7 +99,9 @@ def organization_toml(simulated_members: int = 0, settings: str = "", envs: Sequ
     return "\n".join(lines)
 
 
-def load_test_organization(folder: Path, simulated_members: int = 0, settings: str = "") -> Organization:
+def load_test_organization(folder: Path, simulated_members: int = 1, settings: str = "") -> Organization:
+    """The test topology, written into `folder` and loaded; one simulated member by default, so
+    that it has two members whatever the environment files."""
     path = folder / "organization.toml"
     path.write_text(organization_toml(simulated_members, settings), encoding="utf-8")
     org = load_organization(path, ENVIRONMENTS)
