@@ -67,7 +67,9 @@ TRAIL_CHANGES = ("cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors", "clou
                  "cloudtrail:StopLogging", "cloudtrail:UpdateTrail")
 BUCKET_CHANGES = ("s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy",
                   "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration")
-KEY_CHANGES = ("kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+# The alias too: the key is matched by it (kms:ResourceAliases), so removing or moving it first
+# would take the key out of the deny.
+KEY_CHANGES = ("kms:DeleteAlias", "kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:UpdateAlias")
 
 
 class OrganizationStack(TerraformStack):
