@@ -1,7 +1,8 @@
 """`make docs`: regenerate the generated tables of the documents, each in its own file: the
 environment and organization keys and the organization's cost in docs/configuration.md (from the
 declarations in environments/ and operations/organization_cost.py), the
-named queries in docs/investigations.md (from definitions/data/queries/*.sql) and the access matrix
+named queries in docs/investigations.md (from definitions/data/queries/*.sql), the organization's in
+docs/organization.md (from definitions/data/organization_queries/*.sql) and the access matrix
 in docs/security.md (from definitions/data/access_matrix.toml).
 
 Each sits between `<!-- <name>:start -->` and `<!-- <name>:end -->`; tests/unit/test_docs.py fails when
@@ -17,16 +18,24 @@ from pathlib import Path
 from definitions import access_matrix
 from definitions.alarm_definitions import load_alarm_definitions
 from definitions.paths import DOCS_DIR, relative
-from definitions.queries import load_queries
+from definitions.queries import QueryTemplate, load_organization_queries, load_queries
 from environments import organization
 from environments.config import markdown_table
 from operations.organization_cost import sized_statement
 
 
-def query_table() -> str:
-    """The named queries: file and description (the `-- ` first line, deployed as the query's description)."""
-    rows = [f"| `{query.name}` | {query.description} |" for query in load_queries()]
+def _queries(templates: tuple[QueryTemplate, ...]) -> str:
+    """Named queries: file and description (the `-- ` first line, deployed as the query's description)."""
+    rows = [f"| `{query.name}` | {query.description} |" for query in templates]
     return "\n".join(["| query | what it answers |", "| --- | --- |", *rows])
+
+
+def query_table() -> str:
+    return _queries(load_queries())
+
+
+def organization_query_table() -> str:
+    return _queries(load_organization_queries())
 
 
 def organization_cost() -> str:
@@ -40,6 +49,7 @@ TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "organization-keys": (DOCS_DIR / "configuration.md", organization.markdown_table),
     "organization-cost": (DOCS_DIR / "configuration.md", organization_cost),
     "queries": (DOCS_DIR / "investigations.md", query_table),
+    "organization-queries": (DOCS_DIR / "organization.md", organization_query_table),
     "access-matrix": (DOCS_DIR / "security.md", access_matrix.markdown_table),
 }
 

@@ -12,13 +12,13 @@ from definitions.audit_path_rules import load_audit_path_rules
 from definitions.cloudtrail_tables import load_schema
 from definitions.deploy_permissions import permissions
 from definitions.errors import ConfigError
-from definitions.queries import load_queries
+from definitions.queries import load_organization_queries, load_queries
 from definitions.resource_types import emulator_support, replacement_attributes
 
 # One loader per kind of content file; each reads its file once and caches what it read.
 LOADERS: tuple[Callable[[], object], ...] = (
     naming.partitions, load_alarm_definitions, load_system_alarms, load_audit_path_rules, load_schema, load_queries,
-    permissions, replacement_attributes, emulator_support,
+    load_organization_queries, permissions, replacement_attributes, emulator_support,
 )
 
 

@@ -42,12 +42,14 @@ Check = Callable[[Any], "str | None"]
 
 @dataclasses.dataclass(frozen=True)
 class Partition:
-    """An AWS partition: the DNS suffix of its endpoints, its regions, and those every account has
-    without opting in (a multi-region trail writes logs for each)."""
+    """An AWS partition: the DNS suffix of its endpoints, its regions, those every account has
+    without opting in (a multi-region trail writes logs for each), and the region whose logs hold
+    the calls to its global services (IAM, STS's global endpoint, console sign-in, Organizations)."""
 
     dns_suffix: str
     regions: tuple[str, ...]
     enabled_by_default: tuple[str, ...]
+    global_region: str
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", self.dns_suffix, re.ASCII):
@@ -56,6 +58,8 @@ class Partition:
             yield "regions", f"must be region names such as 'eu-west-1', got {', '.join(map(repr, bad))}"
         if outside := [r for r in self.enabled_by_default if r not in self.regions]:
             yield "enabled_by_default", f"names regions not in `regions`: {', '.join(outside)}"
+        if self.global_region not in self.enabled_by_default:
+            yield "global_region", f"{self.global_region!r} is not a region of `enabled_by_default`"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +94,11 @@ def dns_suffix(partition: str) -> str:
 def enabled_regions(partition: str) -> tuple[str, ...]:
     """The regions every account of the partition has without opting in."""
     return partitions()[partition].enabled_by_default
+
+
+def global_region(partition: str) -> str:
+    """Where CloudTrail records the partition's global services' calls."""
+    return partitions()[partition].global_region
 
 
 def all_regions(partition: str) -> tuple[str, ...]:

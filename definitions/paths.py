@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "definitions" / "data"
 QUERIES_DIR = DATA_DIR / "queries"
+ORGANIZATION_QUERIES_DIR = DATA_DIR / "organization_queries"
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "environments"
 SYNTH_OUT = ROOT / "cdktf.out"
 README = ROOT / "README.md"

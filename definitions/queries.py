@@ -1,9 +1,11 @@
-"""The Athena named queries: one `data/queries/<name>.sql` file each, a template rendered at synth for
-one environment. No cdktf imports.
+"""The Athena named queries: one `.sql` file each, a template rendered at synth. An environment's are
+in `data/queries/`, the organization's (over every account's logs) in `data/organization_queries/`.
+No cdktf imports.
 
 - The first line, `-- <description>`, is the named query's description.
-- `{{name}}` placeholders stand for this environment's resources (PLACEHOLDERS); rendering fills
-  every one, and refuses a template naming another. They only ever stand inside single-quoted SQL
+- `{{name}}` placeholders stand for this environment's resources (PLACEHOLDERS), or the
+  organization's (ORGANIZATION_PLACEHOLDERS); rendering fills every one, and refuses a template
+  naming another. They only ever stand inside single-quoted SQL
   literals, so that a template reads as SQL. A value may be a Terraform reference (the data key's
   ARN is known only at apply): the SQL uses single quotes only, because cdktf's HCL output
   mis-escapes a double quote next to a reference.
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from definitions.errors import ConfigError
-from definitions.paths import DATA_DIR, QUERIES_DIR, relative
+from definitions.paths import DATA_DIR, ORGANIZATION_QUERIES_DIR, QUERIES_DIR, relative
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 PLACEHOLDERS = {
@@ -34,6 +36,11 @@ PLACEHOLDERS = {
     "trail_arn": "the trail's ARN",
     "data_key_arn": "the data key's ARN (a Terraform reference)",
     "application_role_arn": "the application role's ARN",
+}
+ORGANIZATION_PLACEHOLDERS = {
+    "organization_accounts": "the topology's accounts, comma-separated, in order",
+    "management_account": "the management account's 12 digits",
+    "organizations_region": "the region where CloudTrail records AWS Organizations' calls (the partition's global region)",
 }
 OBJECT_KEY_PLACEHOLDER = "OBJECT-KEY-TO-INVESTIGATE"
 COMPACTION_FILE = DATA_DIR / "compaction.sql"
@@ -71,7 +78,7 @@ class QueryTemplate:
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
 
 
-def _read_template(path: Path) -> tuple[QueryTemplate | None, list[str]]:
+def _read_template(path: Path, known: Mapping[str, str] = PLACEHOLDERS) -> tuple[QueryTemplate | None, list[str]]:
     """The template of one `.sql` file, or None with its problems: no description line, a double
     quote, an unknown placeholder, unreadable."""
     where = relative(path)
@@ -87,19 +94,21 @@ def _read_template(path: Path) -> tuple[QueryTemplate | None, list[str]]:
         line = next(n for n, content in enumerate(text.splitlines(), 1) if '"' in content)
         found.append(f"{where}: line {line}: use single quotes only (cdktf's HCL output mis-escapes a double quote near a reference)")
     template = QueryTemplate(name=path.stem, description=first[3:].strip(), text=text)
-    if unknown := sorted(template.placeholders - set(PLACEHOLDERS)):
-        found.append(f"{where}: placeholders: unknown {', '.join(unknown)}; known: {', '.join(PLACEHOLDERS)}")
+    if unknown := sorted(template.placeholders - set(known)):
+        found.append(f"{where}: placeholders: unknown {', '.join(unknown)}; known: {', '.join(known)}")
     return (None if found else template), found
 
 
 @functools.cache
 def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
     """Every `.sql` file of `directory`, by name, read once. ConfigError lists every file without
-    its description line, with a double quote, or naming an unknown placeholder, and a folder
-    without queries."""
+    its description line, with a double quote, or naming a placeholder the folder's queries do not
+    know (ORGANIZATION_PLACEHOLDERS in the organization's folder, PLACEHOLDERS elsewhere), and a
+    folder without queries."""
+    known = ORGANIZATION_PLACEHOLDERS if directory == ORGANIZATION_QUERIES_DIR else PLACEHOLDERS
     queries, problems = [], []
     for path in sorted(directory.glob("*.sql")):
-        template, found = _read_template(path)
+        template, found = _read_template(path, known)
         problems += found
         if template:
             queries.append(template)
@@ -108,6 +117,11 @@ def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
     if problems:
         raise ConfigError(problems)
     return tuple(queries)
+
+
+def load_organization_queries() -> tuple[QueryTemplate, ...]:
+    """The organization's investigations (data/organization_queries/*.sql)."""
+    return load_queries(ORGANIZATION_QUERIES_DIR)
 
 
 @functools.cache

@@ -174,7 +174,7 @@ class OrganizationSecurityStack(OrganizationStack):
         tables = OrganizationTables(
             self, "investigations", workgroup_name=names.workgroup, database_name=names.database,
             logs_location=f"s3://{names.trail_bucket}/AWSLogs/{s.id}/", accounts=sorted(org.accounts),
-            regions=naming.enabled_regions(self.context.partition), projection_start=s.projection_start,
+            management_account=s.management_account, regions=naming.enabled_regions(self.context.partition), projection_start=s.projection_start,
             results_bucket=results_bucket, key=results_key, bytes_scanned_cutoff=s.bytes_scanned_cutoff)
         investigators = Access(self, "investigators", role_name=names.investigator_role, group_name=names.investigators_group,
                                trusted_services=[], user_arns=s.investigator_user_arns,

@@ -18,7 +18,7 @@ from constructs import Construct
 from definitions import naming
 from definitions.aws_context import AwsContext
 from definitions.cloudtrail_tables import CompactTable, Schema, Table, load_schema
-from definitions.queries import load_queries
+from definitions.queries import QueryTemplate, load_queries
 from modules.audit.audit_trail import AuditTrail
 from modules.foundation.bindings import athena_named_query, athena_workgroup, glue_catalog_database, glue_catalog_table
 from modules.foundation.iam import Role
@@ -74,12 +74,27 @@ def grant_workgroup_queries(grantee: Grantee, workgroup_arn: str, catalog_arns: 
             grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, list(catalog_arns))]
 
 
+def named_queries(scope: Construct, templates: Sequence[QueryTemplate], values: Mapping[str, str], *, database_name: str,
+                  workgroup: athena_workgroup.AthenaWorkgroup) -> dict[str, str]:
+    """A named query in `workgroup` per template, rendered with `values`; returns the SQL by name."""
+    rendered = {}
+    for template in templates:
+        rendered[template.name] = template.render(values)
+        athena_named_query.AthenaNamedQuery(
+            scope, f"query-{template.name}", name=template.name, description=template.description,
+            database=database_name, workgroup=workgroup.id, query=multiline(scope, rendered[template.name]))
+    return rendered
+
+
 @dataclasses.dataclass(frozen=True)
 class Partition:
-    """A projected partition column before the day, with its `projection.<name>.*` parameters."""
+    """A projected partition column before the day, with its `projection.<name>.*` parameters, and
+    the fixed folders, if any, between its folder and the next (`CloudTrail/` after an
+    organization trail's account)."""
 
     name: str
     projection: Mapping[str, str]
+    folders_after: str = ""
 
 
 def cloudtrail_table(scope: Construct, schema: Schema, table: Table, *, database_name: str, location: str,
@@ -87,7 +102,7 @@ def cloudtrail_table(scope: Construct, schema: Schema, table: Table, *, database
     """A Glue table over CloudTrail's JSON log files below `location`: `partitions` (one folder
     level each, in order), then the day, all projected (Athena computes the partitions, Glue stores none)."""
     # `$${...}` is a literal `${...}` for Terraform: Athena fills in the projected values.
-    folders = "".join(f"$${{{partition.name}}}/" for partition in partitions)
+    folders = "".join(f"$${{{partition.name}}}/{partition.folders_after}" for partition in partitions)
     projections = {f"projection.{p.name}.{key}": value for p in partitions for key, value in p.projection.items()}
     return glue_catalog_table.GlueCatalogTable(
         scope, f"{table.name.replace('_', '-')}-table", name=table.name, database_name=database_name,
@@ -181,12 +196,7 @@ class Analytics(Construct):
             "data_key_arn": data_bucket.key.arn,
             "application_role_arn": context.arn("iam", f"role/{application_role.name}"),
         }
-        self.queries: dict[str, str] = {}
-        for template in load_queries():
-            self.queries[template.name] = template.render(values)
-            athena_named_query.AthenaNamedQuery(
-                self, f"query-{template.name}", name=template.name, description=template.description,
-                database=self.database.name, workgroup=self.resource.id, query=multiline(self, self.queries[template.name]))
+        self.queries = named_queries(self, load_queries(), values, database_name=self.database.name, workgroup=self.resource)
 
     def _table(self, schema: Schema, table: Table, projection_start: str,
                regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:

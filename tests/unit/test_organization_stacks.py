@@ -75,16 +75,22 @@ def _documents(stack: dict[str, Any]) -> dict[str, str]:
     return {name: rendered(stack, body) for name, body in stack.get("data", {}).get("aws_iam_policy_document", {}).items()}
 
 
-def _without_projection(stack: dict[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(stack))
-    for table in copy.get("resource", {}).get("aws_glue_catalog_table", {}).values():
-        table["parameters"].pop("projection.account.values", None)
-    return copy
+def _topology(stack: dict[str, Any]) -> str | None:
+    """The account list of `stack`'s account projection, if it has one."""
+    tables = stack.get("resource", {}).get("aws_glue_catalog_table", {}).values()
+    return next((t["parameters"]["projection.account.values"] for t in tables if "projection.account.values" in t["parameters"]), None)
 
 
-def test_a_member_adds_nothing_but_its_account_to_the_projection(tmp_path: Path):
+def _without_topology(stack: dict[str, Any]) -> tuple[str, int]:
+    """The stack's JSON with its account list cut out, and how many times the list was in it."""
+    text, topology = json.dumps(stack), _topology(stack)
+    return (text.replace(topology, "<accounts>"), text.count(topology)) if topology else (text, 0)
+
+
+def test_a_member_adds_nothing_but_its_account_to_the_account_list(tmp_path: Path):
     """The organization with 1 and with 1,000 simulated members: the same resources, byte-identical
-    policies, and stacks that differ only in the account projection's values."""
+    policies, and stacks that differ only in the topology's account list: the account projection's
+    values and the investigations that name the organization's accounts."""
     sizes = {}
     for members in (1, 1000):
         (tmp_path / str(members)).mkdir()
@@ -92,9 +98,11 @@ def test_a_member_adds_nothing_but_its_account_to_the_projection(tmp_path: Path)
     small, large = sizes[1], sizes[1000]
     for name in ORGANIZATION_STACKS:
         assert _documents(small[name]) == _documents(large[name]), name
-        assert _without_projection(small[name]) == _without_projection(large[name]), name
-    projections = [t["parameters"].get("projection.account.values") for t in large["org-security"]["resource"]["aws_glue_catalog_table"].values()]
-    assert any(values and len(values.split(",")) >= 1000 for values in projections), projections
+        assert _without_topology(small[name]) == _without_topology(large[name]), name
+    assert len(_topology(large["org-security"]).split(",")) >= 1000
+    queries = large["org-security"]["resource"]["aws_athena_named_query"].values()
+    naming_the_list = [q["name"] for q in queries if _topology(large["org-security"]) in q["query"]]
+    assert _without_topology(large["org-security"])[1] == 1 + len(naming_the_list) >= 3, naming_the_list
 
 
 def test_policies_are_within_aws_size_limits(organization_stacks):
