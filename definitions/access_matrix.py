@@ -91,6 +91,17 @@ ORGANIZATION_PLACEHOLDERS = {
     "foreign_trail": "a trail of the same name in an account outside the organization",
     "trail_bucket": "the trail bucket's ARN", "trail_key": "the trail key's ARN",
     "investigator_role": "the investigator role's ARN", "workgroup": "the investigations' workgroup ARN",
+    "log_archive": "the log-archive account", "security": "the security account",
+    "trail_account": "the account that holds the trail (management, or the delegated administrator)",
+    "archive_audit_topic": "the log-archive account's audit-path topic's ARN",
+    "archive_audit_rule": "the log-archive account's audit-path rule on the trail bucket",
+    "archive_audit_key": "the key of the log-archive account's audit-path topic",
+    "security_audit_topic": "the security account's audit-path topic's ARN",
+    "security_audit_rule": "the security account's audit-path rule on the trail key",
+    "results_key": "the security account's results key, which encrypts its audit-path topic",
+    "trail_audit_topic": "the trail account's audit-path topic's ARN",
+    "trail_audit_rule": "the trail account's audit-path rule on the trail",
+    "trail_audit_key": "the key of the trail account's audit-path topic",
 }
 DECISIONS = ("allow", "deny")
 _NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

@@ -114,6 +114,10 @@ class OrganizationNames:
     investigator_role: str = "organization-investigator"
     investigators_group: str = "organization-investigators"
     alarm_topic: str = "organization-security-alarms"
+    # The audit path of each account that holds part of the trail: EventBridge rules and a topic
+    # under a key other than the alerting key.
+    audit_path: str = "organization-audit-path"
+    audit_path_key_alias: str = "alias/organization-audit-path"
     service_control_policy: str = "protect-organization-trail"
     resource_control_policy: str = "organization-trail-perimeter"
 

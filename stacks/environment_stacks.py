@@ -264,7 +264,7 @@ class PlatformStack(EnvironmentStack):
         audit_path_topic = AlertTopic(self, "audit-path-topic", name=names.audit_path_topic, key=data_key,
                                       emails=env.alarm_emails)
         AuditPath(self, "audit-path", rule_prefix=names.audit_path_rules, topic=audit_path_topic,
-                  keys=[data_key, alerting_key], trail=trail)
+                  keys=[data_key, alerting_key], trail=(trail.name, trail.arn), trail_bucket=trail.bucket.name)
         monitoring = Monitoring(
             self, "monitoring", log_group=trail.log_group, topic=alarm_topic, audit_path_topic=audit_path_topic,
             data_key=data_key, data_bucket_name=data_bucket.name, data_key_calls_per_hour=audit.data_key_calls_per_hour,

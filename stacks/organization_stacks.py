@@ -2,11 +2,18 @@
 
 - `org-bootstrap` (management, local state): the bucket and key of the other stacks' state.
 - `org-security` (security tooling): the trail key, the investigations (Athena workgroup, Glue
-  database and tables, results bucket and key) and the investigator role and its MFA group.
+  database and tables, named queries, results bucket and key) and the investigator role and its
+  MFA group.
 - `org-archive` (log archive): the trail bucket, Object Lock, the break-glass deletion deny, and
   its access-log bucket.
 - `org-trail` (management, or the CloudTrail delegated administrator): the organization trail,
   its log group, logs role, alerting key, alarm topic and the CIS alarms.
+
+The three accounts that hold part of the trail (its key, its bucket, the trail itself) each have
+an audit path: EventBridge rules on the calls that would blind it, notifying a topic of that
+account that the alerting key does not encrypt (`OrganizationStack.audit_path`). EventBridge
+delivers an account's CloudTrail events to that account's own bus, so each account watches what
+it holds.
 - `org-governance` (management): the CloudTrail delegated administrators, and the service and
   resource control policies that protect the trail, its bucket and its key.
 
@@ -18,7 +25,8 @@ id), or looked up through a provider that assumes `lookup_role` (the trail key's
 reads another's state. Applied in ORGANIZATION_STACKS order: a policy that names a principal or a
 key of another stack needs it to exist.
 
-Nothing here grows with the members: they appear only in `org_cloudtrail`'s account projection.
+Nothing here grows with the members but the topology's account list: `org_cloudtrail`'s account
+projection, and the investigations that name the organization's accounts.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from modules.access.application_access import Access
 from modules.analytics.organization_tables import OrganizationTables
 from modules.audit import cloudtrail_delivery as delivery
 from modules.audit.alert_topic import AlertTopic
+from modules.audit.audit_path import AuditPath
 from modules.audit.audit_trail import AuditTrail, OrganizationTrail
 from modules.audit.monitoring import TrailAlarms
 from modules.foundation.bindings import (
@@ -142,6 +151,18 @@ class OrganizationStack(TerraformStack):
         return KeyReference(self, "trail-key", alias=self.names.trail_key_alias, account=self.security.account,
                             provider=self.lookup_provider(self.security.account))
 
+    def audit_path(self, key: EncryptionKey | None = None, **watched) -> AlertTopic:
+        """This account's audit path: EventBridge rules on the CloudTrail events that act on what it
+        holds of the trail (`watched`: AuditPath's keys, trail, trail_bucket), notifying a topic under
+        `key`, a key made for it when None: never the alerting key, so that disabling that key
+        (which silences the trail's log group and its alarms) still reaches someone. Returns the topic."""
+        names, s = self.names, self.org.settings
+        if key is None:
+            key = self.key("audit-path-key", names.audit_path_key_alias, "Encrypts this account's audit-path topic")
+        topic = AlertTopic(self, "audit-path-topic", name=names.audit_path, key=key, emails=s.alarm_emails)
+        AuditPath(self, "audit-path", rule_prefix=names.audit_path, topic=topic, **watched)
+        return topic
+
     @property
     def investigator_arn(self) -> str:
         return self.security.arn("iam", f"role/{self.names.investigator_role}")
@@ -183,6 +204,8 @@ class OrganizationSecurityStack(OrganizationStack):
         tables.grant_query(grantee)
         grant_read_across_accounts(grantee, self.trail_bucket, f"AWSLogs/{s.id}/")
         trail_key.grant_through_s3(grantee, "ReadTrailLogs", S3_READ_ACTIONS, delivery.log_file_conditions(self.management))
+        # The results key encrypts the topic: the trail key's own changes must not silence it.
+        self.audit_path(results_key, keys=[trail_key])
         self.outputs({"trail_key_arn": trail_key.arn, "workgroup": tables.name, "investigator_role_arn": investigators.role.arn})
 
 
@@ -207,6 +230,7 @@ class OrganizationArchiveStack(OrganizationStack):
         bucket.deny_deletion("AWSLogs/", self.break_glass)
         bucket.admit_reader("Investigators", self.investigator_arn, f"AWSLogs/{s.id}/")
         bucket.log_access_to(access_logs)
+        self.audit_path(trail_bucket=bucket.name)
         self.outputs({"trail_bucket": bucket.name, "access_log_bucket": access_logs.name})
 
 
@@ -222,7 +246,8 @@ class OrganizationTrailStack(OrganizationStack):
                            logs_role_name=names.logs_role, prevent_destroy=s.prevent_destroy,
                            organization=OrganizationTrail(s.id, s.management_account))
         self.protected += ["audit-trail/trail", "audit-trail/log-group"]
-        TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic).heartbeat()
+        audit_path_topic = self.audit_path(keys=[alerting_key], trail=(trail.name, trail.arn))
+        TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic, audit_path_topic=audit_path_topic).heartbeat()
         self.outputs({"trail_arn": trail.arn, "alarm_topic_arn": topic.arn})
 
 

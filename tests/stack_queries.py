@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 REF = re.compile(r"^\$\{(data\.)?([a-z0-9_]+)\.([^.}]+)\.([a-z_]+)\}$")
+REFERENCE = re.compile(r"\b((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)\.[a-z_]+")
 
 
 def resources(stack: dict, rtype: str) -> dict[str, dict]:
@@ -53,3 +55,16 @@ def conditions(statement: dict) -> dict[tuple[str, str], list[str]]:
 
 def principals(statement: dict) -> dict[str, list[str]]:
     return {p["type"]: p["identifiers"] for p in statement.get("principals", [])}
+
+
+def referenced(value: object) -> set[str]:
+    """The resource addresses a value refers to (`${aws_kms_key.data-key_X.arn}` -> `aws_kms_key.data-key_X`)."""
+    return set(REFERENCE.findall(json.dumps(value)))
+
+
+def event_pattern(rule: dict) -> dict:
+    """A rule's `event_pattern`, `${jsonencode({...})}` in Terraform JSON, as data: references become strings."""
+    text = rule["event_pattern"]
+    assert text.startswith("${jsonencode(") and text.endswith(")}"), text
+    body = REFERENCE.sub(lambda m: f'"{m.group(0)}"', text[len("${jsonencode("):-len(")}")])
+    return json.loads(body.replace('" = ', '": '))

@@ -23,7 +23,6 @@ from definitions.audit_path_rules import WATCHED, AuditPathRule, load_audit_path
 from definitions.aws_context import AwsContext
 from definitions.naming import event_rule_name_problem
 from modules.audit.alert_topic import AlertTopic
-from modules.audit.audit_trail import AuditTrail
 from modules.foundation.bindings import cloudwatch_event_rule, cloudwatch_event_target
 from modules.foundation.input_checks import check_input
 from modules.storage.encryption_key import EncryptionKey
@@ -33,27 +32,32 @@ class AuditPath(Construct):
     """Inputs:
     - rule_prefix: each rule is named `<rule_prefix>-<rule name>` (required).
     - topic: the AlertTopic the rules notify; not under the alerting key (required).
-    - keys: the EncryptionKeys of the audit path (required).
-    - trail: the AuditTrail, whose bucket is watched too (required).
-    - rules: rule definitions (default: data/audit_path_rules.toml).
+    - keys: the EncryptionKeys of the audit path in this account (default none).
+    - trail: the trail of this account, as (name, ARN) (default none).
+    - trail_bucket: the name of the trail's bucket, when it is in this account (default none).
+    - rules: rule definitions (default: data/audit_path_rules.toml); a rule watching what this
+      account does not hold (no keys, no trail, no bucket) is left out.
 
     Exposes `rules` (the `aws_cloudwatch_event_rule` resources by definition name) and `patterns`
     (their event patterns as Python data, for tests and docs).
     """
 
-    def __init__(self, scope: Construct, id: str, *, rule_prefix: str, topic: AlertTopic, keys: Sequence[EncryptionKey],
-                 trail: AuditTrail, rules: Sequence[AuditPathRule] | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, rule_prefix: str, topic: AlertTopic, keys: Sequence[EncryptionKey] = (),
+                 trail: tuple[str, str] | None = None, trail_bucket: str | None = None,
+                 rules: Sequence[AuditPathRule] | None = None) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         watched = {
             "keys": [value for key in keys for value in (key.resource.key_id, key.arn)],  # callers name a key either way
-            "trail": [trail.name, trail.arn],
-            "trail_bucket": [trail.bucket.name],
+            "trail": list(trail or ()),
+            "trail_bucket": [trail_bucket] if trail_bucket else [],
         }
         self.rules: dict[str, cloudwatch_event_rule.CloudwatchEventRule] = {}
         self.patterns: dict[str, dict] = {}
         rule_arns = []
         for rule in load_audit_path_rules() if rules is None else rules:
+            if not watched[rule.watches]:
+                continue
             name = f"{rule_prefix}-{rule.name}"
             check_input(self, f"rule {rule.name}", name, event_rule_name_problem)
             self.patterns[rule.name] = {
@@ -69,6 +73,8 @@ class AuditPath(Construct):
                                                           target_id="audit-path-topic", arn=topic.arn)
             self.rules[rule.name] = resource
             rule_arns.append(context.arn("events", f"rule/{name}"))
+        if not rule_arns:
+            raise ValueError(f"{self.node.path}: watches nothing: give it keys, a trail or a trail bucket")
         topic.allow_event_rules(rule_arns)
 
 

@@ -1,7 +1,8 @@
 """The organization's access matrix requests, built from its synthesized stacks, for the IAM
 evaluation engine (`simulate.mjs`): the trail bucket's policy (log-archive account), the trail
 key's policy and the investigator's identity policy (security account), and the service and
-resource control policies attached to the root (management account).
+resource control policies attached to the root (management account), and the topic and key
+policies of each account's audit path.
 
 AWS applies the control policies so (AWS Organizations user guide, "Service control policies" and
 "Resource control policies"): an SCP binds the IAM principals of member accounts, never the
@@ -53,6 +54,9 @@ class OrganizationModel:
                 self.resource_policies[self.archive.arn("s3", bucket_name)] = self.document(stack, body["policy"])
             for name, body in stack.get("resource", {}).get("aws_kms_key", {}).items():
                 self.resource_policies[arn_of(stack, "aws_kms_key", name, "arn")] = self.document(stack, body["policy"])
+            for body in stack.get("resource", {}).get("aws_sns_topic_policy", {}).values():
+                topic = body["arn"].split(".")[1]
+                self.resource_policies[arn_of(stack, "aws_sns_topic", topic, "arn")] = self.document(stack, body["policy"])
         self.investigator_identity = [(body["name"], self.document(security, body["policy"]))
                                       for body in security["resource"]["aws_iam_role_policy"].values()
                                       if body["name"] == f"{names.investigator_role}-permissions"]
@@ -70,7 +74,19 @@ class OrganizationModel:
             "trail_bucket": self.archive.arn("s3", names.trail_bucket), "trail_key": self.trail_key,
             "investigator_role": self.security.arn("iam", f"role/{names.investigator_role}"),
             "workgroup": self.security.arn("athena", f"workgroup/{names.workgroup}"),
+            "log_archive": s.log_archive_account, "security": s.security_account, "trail_account": org.trail_account,
         }
+        trail_account = AwsContext(org.trail_account, s.home_region)
+        audit_paths = {"archive": (self.archive, "org-archive", "trail-bucket-protection-changed"),
+                       "security": (self.security, "org-security", "key-disabled-deleted-or-policy-changed"),
+                       "trail": (trail_account, "org-trail", "trail-stopped-or-changed")}
+        for prefix, (context, stack_name, rule) in audit_paths.items():
+            self.values[f"{prefix}_audit_topic"] = context.arn("sns", names.audit_path)
+            self.values[f"{prefix}_audit_rule"] = context.arn("events", f"rule/{names.audit_path}-{rule}")
+            stack = stacks[stack_name]
+            topic = next(body for body in stack["resource"]["aws_sns_topic"].values() if body["name"] == names.audit_path)
+            key = topic["kms_master_key_id"].split(".")[1]
+            self.values["results_key" if prefix == "security" else f"{prefix}_audit_key"] = arn_of(stack, "aws_kms_key", key, "arn")
 
     def document(self, stack: Mapping[str, Any], value: str) -> dict:
         """A policy document as Terraform hands it to AWS, the looked-up trail key's ARN included."""

@@ -15,26 +15,23 @@ from definitions.alarm_definitions import load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
 from modules.audit.monitoring import ATHENA_QUERY_STATES, ATHENA_QUERY_TYPES, HEARTBEAT_SECONDS, NAMESPACE
 from tests.fixtures.management_events import api_call_event
-from tests.stack_queries import address, by_sid, conditions, one, principals, ref, resources, statements
+from tests.stack_queries import (
+    address,
+    by_sid,
+    conditions,
+    event_pattern,
+    one,
+    principals,
+    ref,
+    referenced,
+    resources,
+    statements,
+)
 from tests.support import ENV_NAMES, ENVIRONMENTS, environment
 
 SOURCE_BUCKETS = ("data-bucket", "results-bucket", "trail-bucket")
 KILL_SWITCHES = ("DisableKey", "ScheduleKeyDeletion")
 EVENT_NAME_TEST = re.compile(r'\$\.eventName\s*=\s*"?(\w+)"?\s*\)')  # `($.eventName = "X")`, `($.eventName=X)`
-REFERENCE = re.compile(r"\b((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)\.[a-z_]+")
-
-
-def referenced(value: object) -> set[str]:
-    """The resource addresses a value refers to (`${aws_kms_key.data-key_X.arn}` -> `aws_kms_key.data-key_X`)."""
-    return set(REFERENCE.findall(json.dumps(value)))
-
-
-def event_pattern(rule: dict) -> dict:
-    """A rule's `event_pattern`, `${jsonencode({...})}` in Terraform JSON, as data: references become strings."""
-    text = rule["event_pattern"]
-    assert text.startswith("${jsonencode(") and text.endswith(")}"), text
-    body = REFERENCE.sub(lambda m: f'"{m.group(0)}"', text[len("${jsonencode("):-len(")}")])
-    return json.loads(body.replace('" = ', '": '))
 
 
 # --- variants of an environment, synthesized together ------------------------------------------

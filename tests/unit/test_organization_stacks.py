@@ -9,11 +9,15 @@ from typing import Any
 
 import cdktf
 import pytest
+from moto.events.models import EventPattern
 
+from definitions.audit_path_rules import load_audit_path_rules
 from environments.organization import Organization
 from operations.policy_lint import policy_sizes, rendered
 from stacks.ids import ORGANIZATION_STACKS
 from stacks.organization_stacks import organization_stacks
+from tests.fixtures.management_events import api_call_event
+from tests.stack_queries import event_pattern, resources
 from tests.support import LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization
 
 
@@ -109,3 +113,39 @@ def test_policies_are_within_aws_size_limits(organization_stacks):
     measured, oversized = policy_sizes(organization_stacks)
     assert not oversized, oversized
     assert measured >= 2 + 4 + 4, "the control policies, the bucket policies and the key policies were measured"
+
+
+# Which rules each account holding part of the trail runs (data/audit_path_rules.toml's `watches`),
+# and what they must match it by.
+AUDIT_PATHS = {"org-trail": ("trail", "keys"), "org-archive": ("trail_bucket",), "org-security": ("keys",)}
+
+
+def test_each_account_holding_part_of_the_trail_watches_it_on_its_own_bus(organization_stacks, org):
+    """EventBridge sees an account's own calls only: each account's rules match every listed call
+    on what it holds, and nothing else, and notify a topic of that account that the alerting key
+    does not encrypt."""
+    names, s = org.names, org.settings
+    trail_arn = f"arn:aws:cloudtrail:{s.home_region}:{s.management_account}:trail/{names.trail}"
+    for stack_name, kinds in AUDIT_PATHS.items():
+        stack = organization_stacks[stack_name]
+        rules = {r["name"].removeprefix(f"{names.audit_path}-"): r for r in resources(stack, "aws_cloudwatch_event_rule").values()}
+        assert sorted(rules) == sorted(rule.name for rule in load_audit_path_rules() if rule.watches in kinds), stack_name
+        (topic_name, topic), = ((n, t) for n, t in resources(stack, "aws_sns_topic").items() if t["name"] == names.audit_path)
+        topic_key = topic["kms_master_key_id"].split(".")[1]
+        # Every other key of the account: the topic's own key's changes reach a person through the
+        # CIS alarms on the trail's log group instead.
+        keys = {f"aws_kms_key.{name}" for name in resources(stack, "aws_kms_key") if name != topic_key}
+        watched = {"trail": [names.trail, trail_arn], "trail_bucket": [names.trail_bucket]}
+        for rule in load_audit_path_rules():
+            if rule.watches not in kinds:
+                continue
+            pattern = EventPattern.load(json.dumps(event_pattern(rules[rule.name])))
+            targets = watched.get(rule.watches) or [f"{key}.{attribute}" for key in keys for attribute in ("key_id", "arn")]
+            assert targets and all(pattern.matches_event(api_call_event(rule.source, rule.event_names[0], t)) for t in targets)
+            assert not pattern.matches_event(api_call_event(rule.source, rule.event_names[0], "something-else"))
+        assert {t["arn"] for t in resources(stack, "aws_cloudwatch_event_target").values()} == {f"${{aws_sns_topic.{topic_name}.arn}}"}
+        key = resources(stack, "aws_kms_key")[topic_key]
+        assert "alerting" not in key["description"] and "log files" not in key["description"], stack_name
+    heartbeat = next(a for a in resources(organization_stacks["org-trail"], "aws_cloudwatch_metric_alarm").values()
+                     if "heartbeat" in a["alarm_name"].lower())
+    assert len(heartbeat["alarm_actions"]) == 2, "the heartbeat notifies the alarm topic and the audit path"
