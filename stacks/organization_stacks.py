@@ -195,7 +195,10 @@ class OrganizationSecurityStack(OrganizationStack):
         tables = OrganizationTables(
             self, "investigations", workgroup_name=names.workgroup, database_name=names.database,
             logs_location=f"s3://{names.trail_bucket}/AWSLogs/{s.id}/", accounts=sorted(org.accounts),
-            management_account=s.management_account, regions=naming.enabled_regions(self.context.partition), projection_start=s.projection_start,
+            management_account=s.management_account,
+            # Every region, the opt-in ones included: an account that enables one is logged there too, and
+            # an attacker may work where no one looks.
+            regions=naming.all_regions(self.context.partition), projection_start=s.projection_start,
             results_bucket=results_bucket, key=results_key, bytes_scanned_cutoff=s.bytes_scanned_cutoff)
         investigators = Access(self, "investigators", role_name=names.investigator_role, group_name=names.investigators_group,
                                trusted_services=[], user_arns=s.investigator_user_arns,

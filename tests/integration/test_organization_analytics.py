@@ -246,6 +246,14 @@ def test_the_organization_table_leaves_out_an_account_the_topology_does_not_list
     assert counts[i.spec.unlisted_member] and not {r.path for r in i.records if r.account == i.spec.unlisted_member} & run.files
 
 
+def test_the_organization_table_reads_an_opt_in_region(investigation: OrganizationInvestigation):
+    i, region = investigation, investigation.spec.opt_in_region
+    assert region in i.athena.projections[ORGANIZATION_TABLE].regions
+    run = i.athena.run(f"SELECT count(*) AS records FROM {ORGANIZATION_TABLE} WHERE region = '{region}' AND timestamp >= '0000'")
+    there = [r for r in i.records if r.region == region]
+    assert there and run.rows == [{"records": len(there)}] and run.files == {r.path for r in there}
+
+
 @pytest.mark.parametrize("whose", ["listed", "unlisted"])
 def test_a_query_pinned_to_one_account_reads_only_that_accounts_files(investigation: OrganizationInvestigation, whose: str):
     i = investigation
