@@ -43,6 +43,14 @@ ORGANIZATION_PLACEHOLDERS = {
     "organizations_region": "the region where CloudTrail records AWS Organizations' calls (the partition's global region)",
 }
 OBJECT_KEY_PLACEHOLDER = "OBJECT-KEY-TO-INVESTIGATE"
+# The organization runs an environment's investigations on one account's logs through
+# `account_cloudtrail`, whose account is an injected partition: the investigator puts the account
+# in place of this sentinel (as it is, Athena reads nothing: no folder has that name).
+ACCOUNT_PLACEHOLDER = "ACCOUNT-TO-INVESTIGATE"
+ACCOUNT_TABLE = "account_cloudtrail"
+_COMPACT_NOTE = re.compile(r" ?Past days are read from the compact table[^.]*\(\d\d:\d\d UTC\)\.")
+_COMPACT_DAY = re.compile(r"\bday ([<>]=?) date_format\((.*), '%Y-%m-%d'\)")
+_LOG_TABLE = re.compile(r"\bFROM (cloudtrail_compact|cloudtrail)\b")
 COMPACTION_FILE = DATA_DIR / "compaction.sql"
 # When the compaction runs each day (UTC): a log file lands in the folder of its delivery day, so
 # yesterday's folders are complete at midnight (a late call is in today's folder). The long
@@ -76,6 +84,41 @@ class QueryTemplate:
         if missing := sorted(self.placeholders - set(values)):
             raise ValueError(f"{self.name}.sql: no value for {', '.join(missing)}")
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
+
+
+def for_one_account(template: QueryTemplate) -> QueryTemplate | None:
+    """An environment's investigation as the organization runs it on one account of its trail:
+    every read of the logs (`cloudtrail`, and the compact table's past days, which the organization
+    reads from the logs themselves) goes to `account_cloudtrail` with `account = ACCOUNT_PLACEHOLDER`,
+    and the account's own id is that account. None for an investigation about the environment's
+    own resources (it names another placeholder) or its home region's table: those stay with the
+    environment, whose trail records its data events.
+
+    The templates read the logs in one shape: a `FROM` line, then a `WHERE` line on the day
+    partition (`timestamp`, or the compact table's `day` with `category`); ValueError when a read
+    is not in that shape."""
+    if template.placeholders - {"account_id"} or "home_region_events" in template.text:
+        return None
+    first, *lines = template.text.splitlines()
+    body, reads, pinned = [], 0, 0
+    for line in lines:
+        if line.strip().startswith("--"):  # the comments speak of the environment's tables
+            continue
+        line, found = _LOG_TABLE.subn(f"FROM {ACCOUNT_TABLE}", line.replace("{{account_id}}", ACCOUNT_PLACEHOLDER))
+        reads += found
+        line = _COMPACT_DAY.sub(r"timestamp \1 date_format(\2, '%Y/%m/%d')", line)
+        line = re.sub(r"\bcategory = 'Management'", "coalesce(eventcategory, 'Management') = 'Management'", line)
+        body.append(line)
+        if where := re.match(r"(\s*)WHERE timestamp ", line):
+            body.append(f"{where.group(1)}  AND account = '{ACCOUNT_PLACEHOLDER}'")
+            pinned += 1
+    if not reads or reads != pinned:
+        raise ValueError(f"{template.name}.sql: (file): {reads} reads of the logs, {pinned} of them on the day partition: "
+                         "each read must be a FROM line followed by a WHERE line on the day")
+    description = (_COMPACT_NOTE.sub("", first[3:]).strip() +
+                   f" One account of the organization's trail: replace {ACCOUNT_PLACEHOLDER} with its id.")
+    generated = f"-- {description}\n-- The environment's {template.name}.sql, on one account's logs in account_cloudtrail.\n"
+    return QueryTemplate(name=template.name, description=description, text=generated + "\n".join(body) + "\n")
 
 
 def _read_template(path: Path, known: Mapping[str, str] = PLACEHOLDERS) -> tuple[QueryTemplate | None, list[str]]:
@@ -119,9 +162,24 @@ def load_queries(directory: Path = QUERIES_DIR) -> tuple[QueryTemplate, ...]:
     return tuple(queries)
 
 
+@functools.cache
 def load_organization_queries() -> tuple[QueryTemplate, ...]:
-    """The organization's investigations (data/organization_queries/*.sql)."""
-    return load_queries(ORGANIZATION_QUERIES_DIR)
+    """The organization's investigations: its own (data/organization_queries/*.sql), then each of
+    an environment's that the organization runs on one account (`for_one_account`), by name."""
+    own = load_queries(ORGANIZATION_QUERIES_DIR)
+    variants, problems = [], []
+    for template in load_queries():
+        try:
+            variant = for_one_account(template)
+        except ValueError as err:
+            problems.append(f"{relative(QUERIES_DIR)}/{err}")
+            continue
+        variants += [variant] if variant else []
+    problems += [f"{relative(ORGANIZATION_QUERIES_DIR)}/{name}.sql: (file): an environment's investigation has this name"
+                 for name in sorted({t.name for t in own} & {t.name for t in variants})]
+    if problems:
+        raise ConfigError(problems)
+    return tuple(sorted((*own, *variants), key=lambda template: template.name))
 
 
 @functools.cache

@@ -42,7 +42,16 @@ from definitions.cloudtrail_tables import SCHEMA_FILE, HiveType, Schema, load_sc
 from definitions.errors import ConfigError
 from definitions.naming import dns_suffix
 from definitions.paths import DOCS_DIR
-from definitions.queries import OBJECT_KEY_PLACEHOLDER, PLACEHOLDERS, QUERIES_DIR, load_compaction, load_queries
+from definitions.queries import (
+    ACCOUNT_PLACEHOLDER,
+    ACCOUNT_TABLE,
+    OBJECT_KEY_PLACEHOLDER,
+    PLACEHOLDERS,
+    QUERIES_DIR,
+    for_one_account,
+    load_compaction,
+    load_queries,
+)
 from environments.config import Environment, Retention
 from tests.athena_stand_in import AthenaStandIn, Run, sqlglot_type, trino_semantics
 from tests.fixtures.cloudtrail_corpus import CorpusSpec, log_key, spec_for, write_corpus
@@ -555,7 +564,12 @@ def test_each_query_returns_exactly_the_expected_rows(investigation: Investigati
     assert sorted(EXPECTATIONS) == QUERY_NAMES, "every named query has its expectation"
     expected = EXPECTATIONS[query].rows(investigation)
     assert expected, f"the corpus holds nothing {query} looks for"
-    run = investigation.run(query)
+    assert_rows(investigation.run(query), query, expected)
+
+
+def assert_rows(run: Run, query: str, expected: list[dict]) -> None:
+    """The run's rows are the expected ones: in order, or, where the order leaves ties, in the
+    order of the columns it sorts by."""
     assert run.columns == list(expected[0])
     if ordered_by := EXPECTATIONS[query].ordered_by:
         def key(row: dict) -> list:
@@ -696,6 +710,51 @@ def test_the_corpus_holds_what_the_queries_must_tell_apart(investigation: Invest
     assert ("region", i.spec.new_region) in {(row["novelty"], row["seen"]) for row in i.run("new_regions_and_source_addresses").rows}
     # A call just before midnight sits in the next day's folder.
     assert any(r.record["eventTime"][:10] != r.day.isoformat() for r in i.records)
+
+
+# --- the same investigations, run by the organization on one account ------------------------------
+
+
+ACCOUNT_VARIANTS = [template.name for template in load_queries() if for_one_account(template)]
+
+
+@pytest.fixture(scope="module")
+def organization_athena(investigation: Investigation, organization_stacks: dict[str, dict],
+                        tmp_path_factory: pytest.TempPathFactory) -> tuple[AthenaStandIn, dict[str, str]]:
+    """The organization's security stack over this environment's corpus, laid out as the
+    organization trail delivers it (`AWSLogs/<organization id>/<account>/CloudTrail/...`), with the
+    environment's days and regions projected: the stand-in, and the deployed queries by name."""
+    stack = copy.deepcopy(organization_stacks["org-security"])
+    tables = {t["name"]: t for t in resources(stack, "aws_glue_catalog_table").values()}
+    parameters = tables[ACCOUNT_TABLE]["parameters"]
+    parameters["projection.region.values"] = ",".join(TABLE_REGIONS["cloudtrail"](investigation.env))
+    parameters["projection.timestamp.range"] = f"{investigation.env.athena.projection_start},NOW"
+    prefix = parameters["storage.location.template"].removeprefix("s3://").split("/", 1)[1].split("$", 1)[0]
+    root = tmp_path_factory.mktemp(f"{investigation.env.name}-organization-bucket")
+    for path in investigation.files:
+        relative_key = path.relative_to(investigation.athena.root).as_posix().removeprefix("AWSLogs/")
+        target = root / prefix / relative_key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    queries = {q["name"]: q["query"] for q in resources(stack, "aws_athena_named_query").values()}
+    return AthenaStandIn(stack, root, investigation.today, tmp_path_factory.mktemp("organization-duckdb")), queries
+
+
+@pytest.mark.parametrize("query", ACCOUNT_VARIANTS)
+def test_the_organization_runs_the_investigation_on_one_account_as_the_environment_does(
+        investigation: Investigation, organization_athena: tuple[AthenaStandIn, dict[str, str]], query: str):
+    """Taken from the environment's query, pinned to the environment's account through
+    account_cloudtrail, it returns the rows the environment's does, reading that account's files alone."""
+    assert {"root_activity", "top_api_callers", "console_signins_without_mfa"} <= set(ACCOUNT_VARIANTS)
+    athena, queries = organization_athena
+    account = investigation.env.account_id
+    expected = EXPECTATIONS[query].rows(investigation)
+    assert expected, f"the corpus holds nothing {query} looks for"
+    run = athena.run(queries[query].replace(ACCOUNT_PLACEHOLDER, account))
+    assert_rows(run, query, expected)
+    assert run.files and {partition[0] for partition in run.partitions[ACCOUNT_TABLE]} == {account}
+    # As deployed, before the investigator names the account: Athena reads no file.
+    assert not athena.run(queries[query]).files
 
 
 def test_the_corpus_is_laid_out_as_cloudtrail_delivers(investigation: Investigation):

@@ -16,7 +16,7 @@ from definitions.alarm_definitions import (
 )
 from definitions.audit_path_rules import load_audit_path_rules
 from definitions.errors import ConfigError
-from definitions.queries import QueryTemplate, load_compaction
+from definitions.queries import ACCOUNT_PLACEHOLDER, QueryTemplate, for_one_account, load_compaction
 
 GOOD = '''[[alarm]]
 name = "RootAccountUsage"
@@ -141,3 +141,26 @@ def test_what_one_line_cannot_carry_is_refused(line: str):
     template = QueryTemplate(name="example", description="an example", text=f"-- an example\n{line}\n")
     with pytest.raises(ValueError, match="example.sql: a comment after code"):
         _ = template.one_line
+
+
+def _template(name: str, body: str) -> QueryTemplate:
+    return QueryTemplate(name=name, description="d", text=f"-- d\n{body}")
+
+
+def test_an_investigation_runs_on_one_account_when_it_reads_the_logs_in_the_known_shape():
+    compacted = _template("past", "-- the compact table\nSELECT eventname\nFROM cloudtrail_compact\n"
+                                  "WHERE day >= date_format(current_date - INTERVAL '3' DAY, '%Y-%m-%d')\n"
+                                  "  AND category = 'Management'\n  AND eventcategory = 'Management';\n")
+    variant = for_one_account(compacted)
+    assert variant is not None and variant.name == "past" and ACCOUNT_PLACEHOLDER in variant.description
+    lines = variant.text.splitlines()
+    assert lines[2:] == ["SELECT eventname", "FROM account_cloudtrail",
+                         "WHERE timestamp >= date_format(current_date - INTERVAL '3' DAY, '%Y/%m/%d')",
+                         f"  AND account = '{ACCOUNT_PLACEHOLDER}'", "  AND coalesce(eventcategory, 'Management') = 'Management'",
+                         "  AND eventcategory = 'Management';"]
+    # About the environment's own resources, or its home region's table: it stays with the environment.
+    assert for_one_account(_template("bucket", "SELECT 1 FROM cloudtrail\nWHERE timestamp = '{{data_bucket}}';\n")) is None
+    assert for_one_account(_template("home", "SELECT 1 FROM home_region_events\nWHERE timestamp = '1';\n")) is None
+    # A read whose day predicate is not its WHERE line's first would go unpinned: refused.
+    with pytest.raises(ValueError, match=r"^odd\.sql: \(file\): 1 reads of the logs, 0 of them"):
+        for_one_account(_template("odd", "SELECT 1 FROM cloudtrail\nWHERE eventname = 'x' AND timestamp = '1';\n"))
