@@ -29,7 +29,7 @@ from definitions.content import validate_content
 from definitions.errors import ConfigError
 from definitions.paths import ROOT, SYNTH_OUT, environments_dir, organization_file
 from environments.config import load_environments
-from environments.organization import load_organization
+from environments.organization import load_organization, standalone_problems
 
 # What cdktf says when a rule or a construct's own check fails the synth.
 SYNTH_REFUSALS = ("Encountered Annotations", "Validation failed")
@@ -48,6 +48,8 @@ def main() -> int:
         envs = load_environments(environments_dir(), only)
         if organization_file().exists():  # checked against every environment file, not only those synthesized
             org = load_organization(organization_file(), load_environments(environments_dir()))
+        else:
+            problems += standalone_problems(envs)
     except ConfigError as err:
         problems += [p for p in err.problems if p not in problems]  # a broken region list shows in both
     if problems:

@@ -79,11 +79,23 @@ class AlarmDefinition:
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.pattern)
 
 
+EVENT_CATEGORIES = ("management", "data")
+
+
 @dataclasses.dataclass(frozen=True)
 class SystemAlarmDefinition(AlarmDefinition):
-    """An alarm of this system, whose pattern may name SYSTEM_PLACEHOLDERS."""
+    """An alarm of this system, whose pattern may name SYSTEM_PLACEHOLDERS. `events`: the
+    CloudTrail event categories its pattern matches, so that it runs where they are recorded (an
+    environment whose trail records data events only leaves its management events to the
+    organization trail's log group)."""
 
     placeholders: ClassVar[frozenset[str]] = frozenset(SYSTEM_PLACEHOLDERS)
+    events: tuple[str, ...] = ("management",)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        yield from super().problems()
+        if not self.events or not set(self.events) <= set(EVENT_CATEGORIES):
+            yield "events", f"must be one or more of {list(EVENT_CATEGORIES)}, got {list(self.events)!r}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,6 +70,12 @@ class QueryTemplate:
         return set(PLACEHOLDER.findall(self.text))
 
     @property
+    def reads_data_events_only(self) -> bool:
+        """Whether it looks at data events alone: all an environment's trail records when the
+        organization trail records its management events."""
+        return "eventcategory = 'Data'" in self.text
+
+    @property
     def one_line(self) -> str:
         """The statement on one line, its `--` comment lines left out: text that JSON carries
         without an escape (cdktf's HCL output drops the backslash of a JSON escape)."""

@@ -157,6 +157,10 @@ class AuditConfig:
     all_buckets_data_events: bool = setting("Object-level data events for every bucket of the account, not only the data "
                                             "bucket (CIS 3.8, 3.9; billed per event); never the trail and access-log buckets.",
                                             False)
+    management_events: bool = setting(
+        "This environment's trail records the account's management events. false: the organization trail records "
+        "them (organization.toml with trail = \"managed\"), and this trail records data events only; the CIS alarms, "
+        "the heartbeat and the alarms on management events are then the organization trail's.", True)
     insights: bool = setting("CloudTrail Insights on API call and error rates (billed per event analysed).",
                              derive=lambda env, v: v["production"], default_doc="`production`")
     object_lock_mode: str = setting("Object Lock on the trail bucket: GOVERNANCE, COMPLIANCE, or empty for none.",
@@ -353,6 +357,13 @@ def _logs_outlive_their_lock(values: dict[str, Any]) -> Iterator[tuple[str, str]
                "a locked log version cannot expire before its lock does")
 
 
+def _insights_need_management_events(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    audit = values["audit"]
+    if audit.get("insights") and audit.get("management_events") is False:
+        yield "audit.insights", ("CloudTrail Insights analyses the management events this trail would not record "
+                                 "(audit.management_events = false): set it to false")
+
+
 def _state_access_log_bucket_is_valid(values: dict[str, Any]) -> Iterator[tuple[str, str]]:
     state = values["state"]
     elsewhere = values["audit"].get("access_logs") and "bucket" in state and state.get("region") not in (None, values.get("region"))
@@ -363,7 +374,7 @@ def _state_access_log_bucket_is_valid(values: dict[str, Any]) -> Iterator[tuple[
 
 CROSS_CHECKS = (_bucket_names_are_valid, _trail_log_transitions_in_order, _production_keeps_its_protection,
                 _principals_in_the_account, _logs_outlive_their_lock,
-                _state_access_log_bucket_is_valid)
+                _state_access_log_bucket_is_valid, _insights_need_management_events)
 
 
 # --- loading ----------------------------------------------------------------------------------

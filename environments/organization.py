@@ -127,6 +127,9 @@ class Organization:
     settings: OrganizationSettings
     members: tuple[Member, ...]
     source: str
+    # The environments whose trails record data events only: the organization trail's log group
+    # runs their alarms on management events.
+    data_event_environments: tuple[str, ...] = ()
 
     @property
     def trail_account(self) -> str:
@@ -186,11 +189,24 @@ def _environment_problems(org: Organization, envs: Sequence[Environment]) -> Ite
     for env in envs:
         if env.account_id not in org.accounts:
             yield "member", f"{env.source}: account {env.account_id} is not in the topology"
-    # Every environment's own trail records management events (modules/audit/audit_trail.py).
-    if org.settings.trail == "managed" and not org.settings.accept_duplicate_management_events and envs:
+    managed = org.settings.trail == "managed"
+    own_copies = sorted(env.name for env in envs if env.audit.management_events)
+    if managed and not org.settings.accept_duplicate_management_events and own_copies:
         yield "organization.accept_duplicate_management_events", (
             f"the organization trail records every account's management events, and the trails of "
-            f"{', '.join(sorted(by_name))} record them again ($2 per 100,000 events): set it to true to pay for the copy")
+            f"{', '.join(own_copies)} record them again ($2 per 100,000 events): set audit.management_events = false "
+            f"in their files, or set this to true to pay for the copy")
+    for env in envs:
+        if not managed and not env.audit.management_events:
+            yield "organization.trail", (f"{env.source}: audit.management_events is false, but the organization trail "
+                                         "is not managed here: the account's management events would be recorded by no trail "
+                                         "this project keeps")
+
+
+def standalone_problems(envs: Sequence[Environment]) -> list[str]:
+    """Without an organization: every environment whose trail leaves management events to one."""
+    return [f"{env.source}: audit.management_events: false needs an organization trail that records them "
+            "(organization.toml with trail = \"managed\")" for env in envs if not env.audit.management_events]
 
 
 def markdown_table() -> str:
@@ -224,4 +240,4 @@ def load_organization(path: Path, envs: Sequence[Environment]) -> Organization |
     org = Organization(build_typed(OrganizationSettings, settings), tuple(build_typed(Member, m) for m in members), where)
     if found := [f"{where}: {key}: {problem}" for key, problem in _environment_problems(org, envs)]:
         raise ConfigError(found)
-    return org
+    return dataclasses.replace(org, data_event_environments=tuple(sorted(e.name for e in envs if not e.audit.management_events)))

@@ -19,11 +19,13 @@ from stacks.organization_stacks import organization_stacks
 def build_app(envs: Sequence[Environment], outdir: Path | None = None, org: Organization | None = None) -> App:
     # No stack traces in the output: they hold absolute paths, and two synths must be identical.
     app = App(outdir=str(outdir) if outdir else None, stack_traces=False)
+    platforms = []
     for env in envs:
         platform = PlatformStack(app, env)
+        platforms.append(platform)
         for stack in (BootstrapStack(app, env, deploys=platform), platform):
             Aspects.of(stack).add(RulePack(production=env.production, protected=stack.protected))
-    for stack in organization_stacks(app, org) if org else ():
+    for stack in organization_stacks(app, org, platforms) if org else ():
         Aspects.of(stack).add(RulePack(production=org.settings.prevent_destroy, protected=stack.protected))
     return app
 

@@ -197,6 +197,9 @@ class PlatformStack(EnvironmentStack):
 
         data_key = self.key("data-key", names.key_alias,
                             "Encrypts the data, the CloudTrail logs and the Athena query results", use_only_by_grantees=True)
+        # Who may use the data key, as CloudTrail records them: complete at synth. The organization
+        # trail's alarms on this account's management events read it (stacks/organization_stacks.py).
+        self.data_key_identities = data_key.granted_identities
         alerting_key = self.key("alerting-key", names.alerting_key_alias,
                                 "Encrypts the audit log group and the security alarm topic")
         access = Access(self, "access", role_name=names.role, group_name=names.group,
@@ -245,7 +248,7 @@ class PlatformStack(EnvironmentStack):
         trail = AuditTrail(
             self, "audit-trail", name=names.trail, bucket=trail_bucket, key=data_key, watched_buckets=[data_bucket],
             all_buckets_data_events=audit.all_buckets_data_events, excluded_buckets=[access_logs] if access_logs else [],
-            insights=audit.insights,
+            insights=audit.insights, management_events=audit.management_events,
             log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=retention.log_group_days,
             logs_role_name=names.trail_logs_role, prevent_destroy=env.prevent_destroy,
         )
@@ -253,7 +256,7 @@ class PlatformStack(EnvironmentStack):
             self, "analytics", workgroup_name=names.workgroup, database_name=names.database, trail=trail,
             results_bucket=results_bucket, key=data_key, data_bucket=data_bucket, application_role=access.role,
             bytes_scanned_cutoff=env.athena.bytes_scanned_cutoff, projection_start=env.athena.projection_start,
-            projected_regions=env.athena.projected_regions,
+            projected_regions=env.athena.projected_regions, management_events=audit.management_events,
         )
         compaction = Compaction(self, "compaction", analytics=analytics, workgroup_name=names.compaction,
                                 role_name=names.compaction, schedule_name=names.compaction, key=data_key,
@@ -271,10 +274,11 @@ class PlatformStack(EnvironmentStack):
             workgroup_name=names.workgroup, athena_bytes_per_hour=audit.athena_bytes_per_hour,
             compaction_workgroup_name=compaction.workgroup_name,
             privileged_role_names=self.privileged_names("role"), privileged_user_names=self.privileged_names("user"),
+            management_events=audit.management_events,
         )
         Dashboard(self, "dashboard", name=names.dashboard, widgets=[
             Widget("Alarms", alarms=monitoring.alarm_arns),
-            Widget("Data key requests by operation", [monitoring.key_operations]),
+            *([Widget("Data key requests by operation", [monitoring.key_operations])] if monitoring.key_operations else []),
             *([Widget("Data bucket requests and errors", data_bucket.request_metrics())] if audit.request_metrics else []),
             Widget("Athena bytes scanned", monitoring.athena_bytes),
             Widget("Trail events delivered to CloudWatch Logs", [monitoring.log_events]),

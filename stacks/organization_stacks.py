@@ -31,6 +31,9 @@ projection, and the investigations that name the organization's accounts.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from cdktf import LocalBackend, S3Backend, TerraformStack
 from constructs import Construct
 
@@ -62,7 +65,7 @@ from modules.storage.secure_bucket import (
     grant_read_across_accounts,
 )
 from rule_pack.rules import suppress
-from stacks.environment_stacks import add_outputs
+from stacks.environment_stacks import PlatformStack, add_outputs
 from stacks.ids import ACCESS_LOG_BUCKET_ID, ORGANIZATION_STACKS
 from stacks.terraform_settings import AWS_PROVIDER_VERSION, BOOTSTRAP_STATE_DIR, TERRAFORM_VERSION
 
@@ -140,10 +143,15 @@ class OrganizationStack(TerraformStack):
         self.protected += [f"{id}/{part}" for part in PROTECTED_PARTS if settings.get("versioned", True) or part != "versioning"]
         return SecureBucket(self, id, prevent_destroy=self.org.settings.prevent_destroy, **settings)
 
-    def lookup_provider(self, account: str) -> provider.AwsProvider:
-        """A second provider, assuming `lookup_role` in `account`, for data sources alone."""
+    def lookup_provider(self, account: str, region: str | None = None) -> provider.AwsProvider:
+        """A provider assuming `lookup_role` in `account`, in `region` (default the home region),
+        for data sources alone; one per account and region."""
         s = self.org.settings
-        return provider.AwsProvider(self, f"lookup-{account}", alias=f"lookup_{account}", region=s.home_region,
+        region = region or s.home_region
+        suffix = account if region == s.home_region else f"{account}-{region}"
+        if found := self.node.try_find_child(f"lookup-{suffix}"):
+            return found
+        return provider.AwsProvider(self, f"lookup-{suffix}", alias=f"lookup_{suffix.replace('-', '_')}", region=region,
                                     allowed_account_ids=[account], assume_role=self._assume(account, s.lookup_role, f"{self.node.id}-lookup"))
 
     def trail_key(self) -> KeyReference:
@@ -238,7 +246,11 @@ class OrganizationArchiveStack(OrganizationStack):
 
 
 class OrganizationTrailStack(OrganizationStack):
-    def __init__(self, scope: Construct, org: Organization) -> None:
+    """With `environments`: the environments' stacks, whose system alarms on management events run
+    here for those that leave their management events to this trail (`audit.management_events =
+    false`): this log group receives them."""
+
+    def __init__(self, scope: Construct, org: Organization, environments: Sequence[PlatformStack] = ()) -> None:
         s = org.settings
         super().__init__(scope, "org-trail", org, org.trail_account)
         names = self.names
@@ -250,8 +262,28 @@ class OrganizationTrailStack(OrganizationStack):
                            organization=OrganizationTrail(s.id, s.management_account))
         self.protected += ["audit-trail/trail", "audit-trail/log-group"]
         audit_path_topic = self.audit_path(keys=[alerting_key], trail=(trail.name, trail.arn))
-        TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic, audit_path_topic=audit_path_topic).heartbeat()
+        alarms = TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic, audit_path_topic=audit_path_topic)
+        alarms.heartbeat()
+        for platform in environments:
+            if not platform.env.audit.management_events:
+                self._environment_alarms(alarms, platform)
         self.outputs({"trail_arn": trail.arn, "alarm_topic_arn": topic.arn})
+
+
+    def _environment_alarms(self, alarms: TrailAlarms, platform: PlatformStack) -> None:
+        """An environment's system alarms on management events, narrowed to its account, and its
+        data key's usage. The key's ARN is looked up by its alias in the environment's account and
+        region; each metric and alarm name begins with the environment's name."""
+        env = platform.env
+        key = KeyReference(self, f"{env.name}-data-key", alias=env.names.key_alias, account=env.account_id,
+                           region=env.region, provider=self.lookup_provider(env.account_id, env.region))
+        prefix = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", env.name))
+        alarms.system_alarms(recorded=("management",), data_bucket_name=env.data_bucket, data_key_arn=key.arn,
+                             granted_identities=platform.data_key_identities,
+                             privileged_role_names=platform.privileged_names("role"),
+                             privileged_user_names=platform.privileged_names("user"), account=env.account_id, prefix=prefix)
+        alarms.data_key_usage(data_key_arn=key.arn, calls_per_hour=env.audit.data_key_calls_per_hour, account=env.account_id,
+                              prefix=prefix)
 
 
 class OrganizationGovernanceStack(OrganizationStack):
@@ -325,6 +357,12 @@ STACK_CLASSES = (OrganizationBootstrapStack, OrganizationSecurityStack, Organiza
                  OrganizationGovernanceStack)
 
 
-def organization_stacks(scope: Construct, org: Organization) -> list[OrganizationStack]:
-    """Every stack of the organization, in the order they are applied."""
-    return [make(scope, org) for make in STACK_CLASSES]
+def organization_stacks(scope: Construct, org: Organization, environments: Sequence[PlatformStack] = ()) -> list[OrganizationStack]:
+    """Every stack of the organization, in the order they are applied. `environments`: the
+    environments' stacks; each whose trail leaves management events to the organization trail
+    must be among them."""
+    synthesized = {platform.env.name for platform in environments}
+    if missing := [name for name in org.data_event_environments if name not in synthesized]:
+        raise ValueError(f"the organization trail's alarms on management events need the stacks of {', '.join(missing)}")
+    return [OrganizationTrailStack(scope, org, environments) if make is OrganizationTrailStack else make(scope, org)
+            for make in STACK_CLASSES]

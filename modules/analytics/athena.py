@@ -144,6 +144,9 @@ class Analytics(Construct):
     - bytes_scanned_cutoff: per-query scan limit in bytes (default 1 GiB).
     - projection_start: first day of the date projection, YYYY/MM/DD (required).
     - projected_regions: regions of the `cloudtrail` table's region projection (required).
+    - management_events: whether the trail records the account's management events (default True);
+      without them, only the named queries about data events are deployed: the others would find
+      nothing (the organization's workgroup runs those it can on one account).
 
     Exposes `name`, `arn` and `resource` (the workgroup's), `database`, `table` (the `cloudtrail`
     table), `tables` (every Glue table, by name, the compact table included), `compact_table`,
@@ -152,7 +155,8 @@ class Analytics(Construct):
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, trail: AuditTrail,
                  results_bucket: SecureBucket, key: EncryptionKey, data_bucket: SecureBucket, application_role: Role,
-                 projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3) -> None:
+                 projection_start: str, projected_regions: Sequence[str], bytes_scanned_cutoff: int = 1024**3,
+                 management_events: bool = True) -> None:
         super().__init__(scope, id)
         for what, value, check in (("workgroup_name", workgroup_name, naming.workgroup_name_problem),
                                    ("database_name", database_name, naming.glue_database_name_problem),
@@ -196,7 +200,8 @@ class Analytics(Construct):
             "data_key_arn": data_bucket.key.arn,
             "application_role_arn": context.arn("iam", f"role/{application_role.name}"),
         }
-        self.queries = named_queries(self, load_queries(), values, database_name=self.database.name, workgroup=self.resource)
+        templates = [t for t in load_queries() if management_events or t.reads_data_events_only]
+        self.queries = named_queries(self, templates, values, database_name=self.database.name, workgroup=self.resource)
 
     def _table(self, schema: Schema, table: Table, projection_start: str,
                regions: Sequence[str]) -> glue_catalog_table.GlueCatalogTable:

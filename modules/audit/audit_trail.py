@@ -52,6 +52,9 @@ class AuditTrail(Construct):
     - all_buckets_data_events: record object-level calls on every bucket of the account instead,
       but `bucket` and `excluded_buckets` (CIS 3.8, 3.9; default False).
     - excluded_buckets: SecureBuckets never recorded, like `bucket` (default none).
+    - management_events: record the account's management events (default True). False: data events
+      only, for an account whose management events an organization trail records; it then needs
+      watched buckets, and no Insights.
     - insights: CloudTrail Insights on the API call rate and the API error rate (default False).
     - log_group_name, log_group_key, log_retention_days: the CloudWatch Logs group the trail also
       delivers to, its key (keep it apart from `key`, so that disabling one key cannot silence the
@@ -67,9 +70,13 @@ class AuditTrail(Construct):
                  key: EncryptionKey | KeyReference, log_group_name: str, log_group_key: EncryptionKey,
                  log_retention_days: int, logs_role_name: str, watched_buckets: Sequence[SecureBucket] = (),
                  all_buckets_data_events: bool = False, excluded_buckets: Sequence[SecureBucket] = (),
-                 insights: bool = False, prevent_destroy: bool = False, organization: OrganizationTrail | None = None) -> None:
+                 insights: bool = False, prevent_destroy: bool = False, organization: OrganizationTrail | None = None,
+                 management_events: bool = True) -> None:
         super().__init__(scope, id)
         never_recorded = [bucket, *excluded_buckets]
+        if not management_events and (insights or not (watched_buckets or all_buckets_data_events)):
+            raise ValueError(f"{self.node.path}: a trail without management events records data events of watched "
+                             "buckets, and cannot run Insights (which analyses management events)")
         if looped := [b.name for b in watched_buckets if any(b is n for n in never_recorded)]:
             raise ValueError(f"{self.node.path}: data events of {', '.join(looped)} would be written where they happen")
         check_input(self, "name", name, naming.trail_name_problem)
@@ -127,20 +134,22 @@ class AuditTrail(Construct):
             enable_logging=True,
             cloud_watch_logs_group_arn=f"{self.log_group.arn}:*",
             cloud_watch_logs_role_arn=context.arn("iam", f"role/{self.logs_role.policy.role}"),
-            advanced_event_selector=self._selectors(watched_buckets, all_buckets_data_events, never_recorded),
+            advanced_event_selector=self._selectors(watched_buckets, all_buckets_data_events, never_recorded, management_events),
             insight_selector=[cloudtrail.CloudtrailInsightSelector(insight_type=kind)
                               for kind in ("ApiCallRateInsight", "ApiErrorRateInsight")] if insights else None,
             lifecycle=protect,
         )
 
     @staticmethod
-    def _selectors(watched: Sequence[SecureBucket], all_buckets: bool,
-                   never_recorded: Sequence[SecureBucket]) -> list[cloudtrail.CloudtrailAdvancedEventSelector]:
-        """Every management event (read and write: Insights on the error rate needs both); S3 object
-        events of the watched buckets, or of every bucket but those never recorded."""
+    def _selectors(watched: Sequence[SecureBucket], all_buckets: bool, never_recorded: Sequence[SecureBucket],
+                   management_events: bool) -> list[cloudtrail.CloudtrailAdvancedEventSelector]:
+        """Every management event (read and write: Insights on the error rate needs both), unless
+        left to an organization trail; S3 object events of the watched buckets, or of every bucket
+        but those never recorded."""
         field = cloudtrail.CloudtrailAdvancedEventSelectorFieldSelector
         selectors = [cloudtrail.CloudtrailAdvancedEventSelector(
-            name="Management events", field_selector=[field(field="eventCategory", equal_to=["Management"])])]
+            name="Management events", field_selector=[field(field="eventCategory", equal_to=["Management"])])
+            ] if management_events else []
         objects = [field(field="eventCategory", equal_to=["Data"]), field(field="resources.type", equal_to=["AWS::S3::Object"])]
         if all_buckets:
             selectors.append(cloudtrail.CloudtrailAdvancedEventSelector(

@@ -12,11 +12,18 @@ the heartbeat's second action is what still reaches someone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from constructs import Construct
 
-from definitions.alarm_definitions import MAX_PATTERN_LENGTH, AlarmDefinition, load_alarm_definitions, load_system_alarms
+from definitions.alarm_definitions import (
+    MAX_PATTERN_LENGTH,
+    AlarmDefinition,
+    SystemAlarmDefinition,
+    load_alarm_definitions,
+    load_system_alarms,
+)
 from definitions.aws_context import AwsContext
 from modules.audit.alert_topic import AlertTopic
 from modules.foundation.bindings import cloudwatch_log_group, cloudwatch_metric_alarm
@@ -40,6 +47,14 @@ ATHENA_QUERY_TYPES = ("DML", "DDL", "UTILITY")
 COMPACTION_ALARM_SECONDS = 86400
 
 
+def _for_account(pattern: str, account: str | None) -> str:
+    """A `{ ... }` metric filter pattern narrowed to the events of `account` (its recipientAccountId)."""
+    if account is None:
+        return pattern
+    narrowed = f'($.recipientAccountId = "{account}") && '
+    return "{ " + narrowed + pattern.removeprefix("{").lstrip()
+
+
 class TrailAlarms(Construct):
     """The CIS alarms on a trail's log group and its heartbeat (`heartbeat()`), for any trail: an
     account's (`Monitoring` adds the system's own alarms) or the organization's.
@@ -51,7 +66,7 @@ class TrailAlarms(Construct):
       also notify; not under the alerting key (default None: the topic alone).
     - alarms: CIS definitions (default: data/security_alarms.toml).
 
-    Exposes `alarms` (alarm resources by name), `alarm_arns` and `log_events` (after `heartbeat()`).
+    Exposes `alarms` (alarm resources by name), `alarm_arns` and `log_events` (the events the log group receives).
     """
 
     def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic: AlertTopic,
@@ -64,12 +79,12 @@ class TrailAlarms(Construct):
             if notified:
                 notified.allow_alarms()
         self.alarms: dict[str, cloudwatch_metric_alarm.CloudwatchMetricAlarm] = {}
+        self.log_events = Metric("AWS/Logs", "IncomingLogEvents", (("LogGroupName", self.log_group.name_input),))
         for alarm in load_alarm_definitions() if alarms is None else alarms:
             self._log_alarm(alarm, alarm.pattern)
 
     def heartbeat(self) -> None:
         """Alarm when the log group receives no events for an hour, to every topic."""
-        self.log_events = Metric("AWS/Logs", "IncomingLogEvents", (("LogGroupName", self.log_group.name_input),))
         self._alarm("AuditTrailHeartbeat", "The trail's log group received no events for an hour: a stopped trail, "
                     "a broken delivery role or a disabled alerting key", self.log_events, HEARTBEAT_SECONDS, 1,
                     "LessThanThreshold", missing="breaching", actions=self._topic_arns)
@@ -77,6 +92,50 @@ class TrailAlarms(Construct):
     @property
     def alarm_arns(self) -> list[str]:
         return [self._context.arn("cloudwatch", f"alarm:{name}") for name in self.alarms]
+
+    def system_alarms(self, *, recorded: Sequence[str], data_bucket_name: str, data_key_arn: str,
+                      granted_identities: Sequence[str], privileged_role_names: Sequence[str] = (),
+                      privileged_user_names: Sequence[str] = (), account: str | None = None, prefix: str = "",
+                      definitions: Sequence[SystemAlarmDefinition] | None = None) -> None:
+        """The system's alarms (data/system_alarms.toml) that match events of the `recorded`
+        categories: those this log group receives. `granted_identities` is read at synth, once every
+        grant of the data key is known. `account` narrows each pattern to that account's events (a
+        log group of the organization trail); `prefix` begins each metric's and alarm's name. An
+        alarm naming the privileged principals is left out without any."""
+        privileged = [("roleName", name) for name in privileged_role_names] + [("userName", name) for name in privileged_user_names]
+        for alarm in load_system_alarms() if definitions is None else definitions:
+            if set(alarm.events) & set(recorded) and (privileged or "${privileged_principals}" not in alarm.pattern):
+                self._system_alarm(alarm, data_bucket_name, data_key_arn, granted_identities, privileged, account, prefix)
+
+    def data_key_usage(self, *, data_key_arn: str, calls_per_hour: int, account: str | None = None, prefix: str = "") -> Metric:
+        """Count the data key's calls from the trail (KMS publishes usage per account, not per key),
+        with a per-operation metric; alarm above `calls_per_hour`. Returns the per-operation metric."""
+        key_calls = _for_account('{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "%s") }', account)
+        self._metric_filter(f"{prefix}DataKeyApiCalls", with_references(key_calls, data_key_arn))
+        self._metric_filter(f"{prefix}DataKeyApiCallsByOperation", with_references(key_calls, data_key_arn),
+                            dimensions={"Operation": "$.eventName"})
+        self._alarm(f"{prefix}DataKeyUsage", f"The data key was called more than {calls_per_hour} times in an hour",
+                    Metric(NAMESPACE, f"{prefix}DataKeyApiCalls"), USAGE_PERIOD_SECONDS, calls_per_hour, "GreaterThanThreshold")
+        return Metric(NAMESPACE, f"{prefix}DataKeyApiCallsByOperation", (("Operation", "*"),))
+
+    def _system_alarm(self, alarm: SystemAlarmDefinition, data_bucket_name: str, data_key_arn: str,
+                      granted_identities: Sequence[str], privileged: Sequence[tuple[str, str]], account: str | None,
+                      prefix: str) -> None:
+        """A system alarm whose pattern is filled in at synth, once every grant of the data key is known."""
+        resource = self._log_alarm(dataclasses.replace(alarm, name=f"{prefix}{alarm.name}"), "")
+        naming_privileged = " || ".join(f'($.requestParameters.{parameter} = "{name}")' for parameter, name in privileged)
+
+        def fill() -> None:
+            unless_granted = "".join(f' && ($.userIdentity.arn != "{identity}")' for identity in granted_identities)
+            template = _for_account(alarm.filled({"data_bucket": data_bucket_name, "data_key_arn": "%s",
+                                                  "unless_granted": unless_granted,
+                                                  "privileged_principals": f" && ({naming_privileged})"}), account)
+            if len(template.replace("%s", "k" * KEY_ARN_LENGTH)) > MAX_PATTERN_LENGTH:
+                raise ValueError(f"{self.node.path}: the pattern of {alarm.name} is longer than CloudWatch Logs "
+                                 f"accepts ({MAX_PATTERN_LENGTH} characters)")
+            references = [data_key_arn] * template.count("%s")
+            resource.pattern = with_references(template, *references) if references else template
+        at_synth(resource, fill)
 
     def _log_alarm(self, alarm: AlarmDefinition, pattern: str) -> metric_filter.CloudwatchLogMetricFilter:
         resource = self._metric_filter(alarm.name, pattern)
@@ -123,9 +182,12 @@ class Monitoring(TrailAlarms):
       a day passes without a successful one (default none: no compaction alarms).
     - alarms: CIS definitions (default: data/security_alarms.toml).
     - system_alarms: the system's definitions (default: data/system_alarms.toml).
+    - management_events: whether the trail records the account's management events (default
+      True); without them, only the system alarms on data events and the Athena alarms are here.
 
     Exposes `alarms` (alarm resources by name), `alarm_arns`, and the metrics a dashboard shows:
-    `key_operations` (the data key's calls, with an `Operation` dimension), `log_events`.
+    `key_operations` (the data key's calls, with an `Operation` dimension; None without management
+    events) and `log_events`.
     """
 
     def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic: AlertTopic,
@@ -134,24 +196,19 @@ class Monitoring(TrailAlarms):
                  compaction_workgroup_name: str | None = None,
                  privileged_role_names: Sequence[str] = (), privileged_user_names: Sequence[str] = (),
                  alarms: Sequence[AlarmDefinition] | None = None,
-                 system_alarms: Sequence[AlarmDefinition] | None = None) -> None:
-        super().__init__(scope, id, log_group=log_group, topic=topic, audit_path_topic=audit_path_topic, alarms=alarms)
-        privileged = [("roleName", name) for name in privileged_role_names] + [("userName", name) for name in privileged_user_names]
-        for alarm in load_system_alarms() if system_alarms is None else system_alarms:
-            if privileged or "${privileged_principals}" not in alarm.pattern:
-                self._system_alarm(alarm, data_bucket_name, data_key, privileged)
-
-        # KMS publishes usage per account, not per key: count this key's calls from the trail.
-        key_calls = '{ ($.eventSource = "kms.amazonaws.com") && ($.resources[0].ARN = "%s") }'
-        self._metric_filter("DataKeyApiCalls", with_references(key_calls, data_key.arn))
-        self._metric_filter("DataKeyApiCallsByOperation", with_references(key_calls, data_key.arn),
-                            dimensions={"Operation": "$.eventName"})
-        self.key_operations = Metric(NAMESPACE, "DataKeyApiCallsByOperation", (("Operation", "*"),))
-        self._alarm("DataKeyUsage", f"The data key was called more than {data_key_calls_per_hour} times in an hour",
-                    Metric(NAMESPACE, "DataKeyApiCalls"), USAGE_PERIOD_SECONDS, data_key_calls_per_hour,
-                    "GreaterThanThreshold")
-
-        self.heartbeat()
+                 system_alarms: Sequence[SystemAlarmDefinition] | None = None, management_events: bool = True) -> None:
+        # Without the account's management events, the CIS alarms, the heartbeat and the system's
+        # alarms on management events are the organization trail's (stacks/organization_stacks.py).
+        super().__init__(scope, id, log_group=log_group, topic=topic, audit_path_topic=audit_path_topic,
+                         alarms=alarms if management_events else ())
+        self.system_alarms(recorded=("management", "data") if management_events else ("data",),
+                           data_bucket_name=data_bucket_name, data_key_arn=data_key.arn,
+                           granted_identities=data_key.granted_identities, privileged_role_names=privileged_role_names,
+                           privileged_user_names=privileged_user_names, definitions=system_alarms)
+        self.key_operations = None
+        if management_events:
+            self.key_operations = self.data_key_usage(data_key_arn=data_key.arn, calls_per_hour=data_key_calls_per_hour)
+            self.heartbeat()
 
         self.athena_bytes = [Metric("AWS/Athena", "ProcessedBytes", (("QueryState", state), ("QueryType", kind),
                                                                       ("WorkGroup", workgroup_name)))
@@ -176,23 +233,6 @@ class Monitoring(TrailAlarms):
         self._alarm("CompactionMissing", f"No run of the daily compaction (workgroup {workgroup_name}) succeeded in a "
                     "day: the schedule, its role or Athena is broken", runs("SUCCEEDED"), COMPACTION_ALARM_SECONDS, 1,
                     "LessThanThreshold", missing="breaching")
-
-    def _system_alarm(self, alarm: AlarmDefinition, data_bucket_name: str, data_key: EncryptionKey,
-                      privileged: Sequence[tuple[str, str]]) -> None:
-        """A system alarm whose pattern is filled in at synth, once every grant of the data key is known."""
-        resource = self._log_alarm(alarm, "")
-        naming_privileged = " || ".join(f'($.requestParameters.{parameter} = "{name}")' for parameter, name in privileged)
-
-        def fill() -> None:
-            unless_granted = "".join(f' && ($.userIdentity.arn != "{identity}")' for identity in data_key.granted_identities)
-            template = alarm.filled({"data_bucket": data_bucket_name, "data_key_arn": "%s", "unless_granted": unless_granted,
-                                     "privileged_principals": f" && ({naming_privileged})"})
-            if len(template.replace("%s", "k" * KEY_ARN_LENGTH)) > MAX_PATTERN_LENGTH:
-                raise ValueError(f"{self.node.path}: the pattern of {alarm.name} is longer than CloudWatch Logs "
-                                 f"accepts ({MAX_PATTERN_LENGTH} characters)")
-            references = [data_key.arn] * template.count("%s")
-            resource.pattern = with_references(template, *references) if references else template
-        at_synth(resource, fill)
 
     def _sum_alarm(self, name: str, description: str, metrics: Sequence[Metric], period: int, threshold: int,
                    label: str = "Bytes scanned") -> None:

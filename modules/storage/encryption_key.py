@@ -173,17 +173,19 @@ class KeyReference(Construct):
     account's state. A bucket encrypts with it by its ARN: S3 resolves a bare key id or alias in
     the bucket owner's account, so a key of another account must be named by ARN.
 
-    Inputs: alias (required), account (the key's; required), provider (required).
+    Inputs: alias (required), account (the key's; required), provider (required), region (the
+    key's; default the stack's).
     Exposes `name` (the alias), `arn` (looked up) and `alias_arn`. Its key policy is the owner's:
     `grant_through_s3` adds the grantee's side alone, and the owning stack admits the grantee.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, account: str, provider: TerraformProvider) -> None:
+    def __init__(self, scope: Construct, id: str, *, alias: str, account: str, provider: TerraformProvider,
+                 region: str | None = None) -> None:
         super().__init__(scope, id)
         check_input(self, "alias", alias, kms_alias_problem)
         context = AwsContext.of(self)
         self.name = alias
-        self.alias_arn = context.arn("kms", alias, account=account)
+        self.alias_arn = context.arn("kms", alias, account=account, region=region)
         self.arn = data_aws_kms_key.DataAwsKmsKey(self, "key", key_id=self.alias_arn, provider=provider).arn
 
     def grant_through_s3(self, grantee: Grantee, purpose: str, actions: Sequence[str],

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from definitions.errors import ConfigError
-from environments.organization import load_organization
-from tests.unit.test_environments import config, load
+from environments.organization import load_organization, standalone_problems
+from tests.unit.test_environments import config, load, problems
 
 ORGANIZATION = """\
 [organization]
@@ -109,3 +109,36 @@ def test_a_managed_trail_refuses_a_second_copy_of_management_events_unless_accep
     assert "dev, prod record them again ($2 per 100,000 events)" in line
     existing = ORGANIZATION.format(extra='trail = "existing"\n')
     assert load_organization(write(tmp_path, existing), envs).settings.trail == "existing"
+
+
+def _data_events_only(tmp_path: Path, **audit) -> list:
+    """The topology's environments, dev's trail recording data events only."""
+    return list(load(tmp_path, {
+        "prod": config(company_prefix="acme-prod", account_id="444444444444"),
+        "dev": config(company_prefix="acme-dev", account_id="555555555555", audit={"management_events": False, **audit}),
+    }).values())
+
+
+def test_an_environment_may_leave_its_management_events_to_the_managed_organization_trail(tmp_path: Path):
+    envs = _data_events_only(tmp_path)
+    (line,) = refusals(tmp_path, ORGANIZATION.format(extra=""), envs)
+    # Only prod keeps a second copy now; the way out is named.
+    assert "the trails of prod record them again" in line and "audit.management_events = false" in line
+    org = load_organization(write(tmp_path, ORGANIZATION.format(extra="accept_duplicate_management_events = true\n")), envs)
+    assert org.data_event_environments == ("dev",)
+    # A trail another system owns is not one this project keeps alarms on.
+    (line,) = refusals(tmp_path, ORGANIZATION.format(extra='trail = "existing"\naccept_duplicate_management_events = true\n'), envs)
+    assert "organization.trail: envs/dev.toml: audit.management_events is false" in line
+
+
+def test_without_an_organization_every_trail_records_management_events(tmp_path: Path):
+    envs = _data_events_only(tmp_path)
+    assert standalone_problems(envs) == [
+        'envs/dev.toml: audit.management_events: false needs an organization trail that records them '
+        '(organization.toml with trail = "managed")']
+
+
+def test_insights_need_the_management_events(tmp_path: Path):
+    found = problems(tmp_path, {"dev": config(audit={"management_events": False, "insights": True})})
+    assert found == ["envs/dev.toml: audit.insights: CloudTrail Insights analyses the management events this trail would "
+                     "not record (audit.management_events = false): set it to false"]

@@ -3,7 +3,9 @@ state, and nothing that grows with the members but the account projection."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +13,17 @@ import cdktf
 import pytest
 from moto.events.models import EventPattern
 
+from definitions.alarm_definitions import load_alarm_definitions, load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
-from environments.organization import Organization
+from definitions.queries import load_queries
+from environments.config import Environment
+from environments.organization import Organization, load_organization
 from operations.policy_lint import policy_sizes, rendered
 from stacks.ids import ORGANIZATION_STACKS
 from stacks.organization_stacks import organization_stacks
 from tests.fixtures.management_events import api_call_event
 from tests.stack_queries import event_pattern, resources
-from tests.support import LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization
+from tests.support import ENVIRONMENTS, LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization, organization_toml
 
 
 def synth(org: Organization) -> dict[str, dict[str, Any]]:
@@ -149,3 +154,61 @@ def test_each_account_holding_part_of_the_trail_watches_it_on_its_own_bus(organi
     heartbeat = next(a for a in resources(organization_stacks["org-trail"], "aws_cloudwatch_metric_alarm").values()
                      if "heartbeat" in a["alarm_name"].lower())
     assert len(heartbeat["alarm_actions"]) == 2, "the heartbeat notifies the alarm topic and the audit path"
+
+
+@pytest.fixture(scope="module")
+def data_events_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, dict[str, dict[str, Any]]]:
+    """The first environment with a trail of data events only, and the organization: every stack."""
+    from stacks.app import build_app  # noqa: PLC0415
+
+    env = ENVIRONMENTS[0]
+    variant = dataclasses.replace(env, audit=dataclasses.replace(env.audit, management_events=False, insights=False))
+    folder = tmp_path_factory.mktemp("data-events-only")
+    (folder / "organization.toml").write_text(organization_toml(1, envs=[variant]), encoding="utf-8")
+    org = load_organization(folder / "organization.toml", [variant])
+    assert org is not None and org.data_event_environments == (variant.name,)
+    app = build_app([variant], folder / "out", org)
+    return variant, {stack.node.id: json.loads(cdktf.Testing.synth(stack, True)) for stack in app.node.children
+                     if isinstance(stack, cdktf.TerraformStack)}
+
+
+def _patterns(stack: dict[str, Any]) -> dict[str, str]:
+    """Each metric filter's pattern by metric name; one naming the data key's ARN (a reference, so
+    `${format("...%s...", <key>.arn)}`) as its template, the key written %s."""
+    def template(pattern: str) -> str:
+        found = re.fullmatch(r'\$\{format\("(.*)", [^()]*\)\}', pattern)
+        return json.loads(f'"{found.group(1)}"') if found else pattern
+    return {f["metric_transformation"]["name"]: template(f["pattern"]) for f in resources(stack, "aws_cloudwatch_log_metric_filter").values()}
+
+
+def test_an_environment_without_management_events_keeps_its_data_event_alarms_and_queries(data_events_only, stacks):
+    env, synthesized = data_events_only
+    stack, full = synthesized[env.name], stacks[env.name]
+    trail = next(iter(resources(stack, "aws_cloudtrail").values()))
+    assert [s["name"] for s in trail["advanced_event_selector"]] == ["S3 objects of the watched buckets"]
+    assert not trail.get("insight_selector")
+    alarms = {a["alarm_name"] for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
+    full_alarms = {a["alarm_name"] for a in resources(full, "aws_cloudwatch_metric_alarm").values()}
+    moved = {a.name for a in load_alarm_definitions()} | {a.name for a in load_system_alarms() if "data" not in a.events} | {
+        "DataKeyUsage", "AuditTrailHeartbeat"}
+    assert alarms == full_alarms - moved and "DataBucketAccessDeniedSpike" in alarms
+    queries = {q["name"] for q in resources(stack, "aws_athena_named_query").values()}
+    assert queries == {t.name for t in load_queries() if t.reads_data_events_only} and len(queries) >= 3
+
+
+def test_the_organization_trail_runs_its_alarms_on_management_events_for_its_account(data_events_only, stacks):
+    env, synthesized = data_events_only
+    trail_stack = synthesized["org-trail"]
+    found, own = _patterns(trail_stack), _patterns(stacks[env.name])
+    prefix = env.name.capitalize()
+    narrowed = f'{{ ($.recipientAccountId = "{env.account_id}") && '
+    relocated = [a.name for a in load_system_alarms() if "management" in a.events] + ["DataKeyApiCalls", "DataKeyApiCallsByOperation"]
+    for name in relocated:
+        assert found[f"{prefix}{name}"] == narrowed + own[name].removeprefix("{ "), name
+    alarms = {a["alarm_name"] for a in resources(trail_stack, "aws_cloudwatch_metric_alarm").values()}
+    assert {f"{prefix}{a.name}" for a in load_system_alarms() if "management" in a.events} | {f"{prefix}DataKeyUsage"} <= alarms
+    # The data key is looked up by its alias in the environment's account and region.
+    (lookup,) = [d for d in trail_stack["data"]["aws_kms_key"].values() if env.names.key_alias in d["key_id"]]
+    assert lookup["key_id"] == f"arn:aws:kms:{env.region}:{env.account_id}:{env.names.key_alias}"
+    provider = next(p for p in trail_stack["provider"]["aws"] if f"aws.{p.get('alias')}" == lookup["provider"])
+    assert provider["allowed_account_ids"] == [env.account_id] and provider["region"] == env.region
