@@ -50,7 +50,7 @@ ACCOUNT_PLACEHOLDER = "ACCOUNT-TO-INVESTIGATE"
 ACCOUNT_TABLE = "account_cloudtrail"
 _COMPACT_NOTE = re.compile(r" ?Past days are read from the compact table[^.]*\(\d\d:\d\d UTC\)\.")
 _COMPACT_DAY = re.compile(r"\bday ([<>]=?) date_format\((.*), '%Y-%m-%d'\)")
-_LOG_TABLE = re.compile(r"\bFROM (cloudtrail_compact|cloudtrail)\b")
+_LOG_TABLE = re.compile(r"\bFROM (cloudtrail_compact|cloudtrail|home_region_events)\b")
 COMPACTION_FILE = DATA_DIR / "compaction.sql"
 # When the compaction runs each day (UTC): a log file lands in the folder of its delivery day, so
 # yesterday's folders are complete at midnight (a late call is in today's folder). The long
@@ -92,39 +92,51 @@ class QueryTemplate:
         return PLACEHOLDER.sub(lambda match: values[match.group(1)], self.text)
 
 
-def for_one_account(template: QueryTemplate) -> QueryTemplate | None:
+def on_one_account(template: QueryTemplate) -> QueryTemplate:
     """An environment's investigation as the organization runs it on one account of its trail:
-    every read of the logs (`cloudtrail`, and the compact table's past days, which the organization
-    reads from the logs themselves) goes to `account_cloudtrail` with `account = ACCOUNT_PLACEHOLDER`,
-    and the account's own id is that account. None for an investigation about the environment's
-    own resources (it names another placeholder) or its home region's table: those stay with the
-    environment, whose trail records its data events.
+    every read of the logs (`cloudtrail`; `home_region_events`, with the home region; the compact
+    table's past days, which the organization reads from the logs themselves) goes to
+    `account_cloudtrail` with `account = '{{account_id}}'`. It still names the environment's
+    placeholders.
 
     The templates read the logs in one shape: a `FROM` line, then a `WHERE` line on the day
     partition (`timestamp`, or the compact table's `day` with `category`); ValueError when a read
     is not in that shape."""
-    if template.placeholders - {"account_id"} or "home_region_events" in template.text:
-        return None
     first, *lines = template.text.splitlines()
-    body, reads, pinned = [], 0, 0
+    body, reads, pinned, home_region = [], 0, 0, False
     for line in lines:
         if line.strip().startswith("--"):  # the comments speak of the environment's tables
             continue
-        line, found = _LOG_TABLE.subn(f"FROM {ACCOUNT_TABLE}", line.replace("{{account_id}}", ACCOUNT_PLACEHOLDER))
-        reads += found
+        if table := _LOG_TABLE.search(line):
+            reads += 1
+            home_region = table.group(1) == "home_region_events"
+            line = _LOG_TABLE.sub(f"FROM {ACCOUNT_TABLE}", line)
         line = _COMPACT_DAY.sub(r"timestamp \1 date_format(\2, '%Y/%m/%d')", line)
         line = re.sub(r"\bcategory = 'Management'", "coalesce(eventcategory, 'Management') = 'Management'", line)
         body.append(line)
         if where := re.match(r"(\s*)WHERE timestamp ", line):
-            body.append(f"{where.group(1)}  AND account = '{ACCOUNT_PLACEHOLDER}'")
+            body.append(f"{where.group(1)}  AND account = '{{{{account_id}}}}'")
+            body += [f"{where.group(1)}  AND region = '{{{{home_region}}}}'"] if home_region else []
             pinned += 1
     if not reads or reads != pinned:
         raise ValueError(f"{template.name}.sql: (file): {reads} reads of the logs, {pinned} of them on the day partition: "
                          "each read must be a FROM line followed by a WHERE line on the day")
-    description = (_COMPACT_NOTE.sub("", first[3:]).strip() +
-                   f" One account of the organization's trail: replace {ACCOUNT_PLACEHOLDER} with its id.")
+    description = _COMPACT_NOTE.sub("", first[3:]).strip()
     generated = f"-- {description}\n-- The environment's {template.name}.sql, on one account's logs in account_cloudtrail.\n"
     return QueryTemplate(name=template.name, description=description, text=generated + "\n".join(body) + "\n")
+
+
+def for_one_account(template: QueryTemplate) -> QueryTemplate | None:
+    """`on_one_account` for any account: the investigator puts its id in place of
+    ACCOUNT_PLACEHOLDER. None for an investigation that names the environment's resources or its
+    home region: it runs only for that environment (`for_environment`)."""
+    variant = on_one_account(template)
+    if variant.placeholders - {"account_id"}:
+        return None
+    description = f"{variant.description} One account of the organization's trail: replace {ACCOUNT_PLACEHOLDER} with its id."
+    first, rest = variant.text.split("\n", 1)
+    return QueryTemplate(name=variant.name, description=description,
+                         text=f"-- {description}\n{rest}".replace("{{account_id}}", ACCOUNT_PLACEHOLDER))
 
 
 def _read_template(path: Path, known: Mapping[str, str] = PLACEHOLDERS) -> tuple[QueryTemplate | None, list[str]]:

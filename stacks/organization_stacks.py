@@ -39,8 +39,10 @@ from constructs import Construct
 
 from definitions import naming
 from definitions.aws_context import AwsContext
+from environments.config import Environment
 from environments.organization import Organization
 from modules.access.application_access import Access
+from modules.analytics.athena import query_values
 from modules.analytics.organization_tables import OrganizationTables
 from modules.audit import cloudtrail_delivery as delivery
 from modules.audit.alert_topic import AlertTopic
@@ -171,6 +173,11 @@ class OrganizationStack(TerraformStack):
         AuditPath(self, "audit-path", rule_prefix=names.audit_path, topic=topic, **watched)
         return topic
 
+    def environment_data_key(self, env: Environment) -> KeyReference:
+        """An environment's data key, looked up by its alias in its account and region."""
+        return KeyReference(self, f"{env.name}-data-key", alias=env.names.key_alias, account=env.account_id,
+                            region=env.region, provider=self.lookup_provider(env.account_id, env.region))
+
     @property
     def investigator_arn(self) -> str:
         return self.security.arn("iam", f"role/{self.names.investigator_role}")
@@ -189,7 +196,10 @@ class OrganizationBootstrapStack(OrganizationStack):
 
 
 class OrganizationSecurityStack(OrganizationStack):
-    def __init__(self, scope: Construct, org: Organization) -> None:
+    """With `environments`: the environments' stacks; the investigations of management events of
+    those that leave them to the organization trail run here, on their accounts."""
+
+    def __init__(self, scope: Construct, org: Organization, environments: Sequence[PlatformStack] = ()) -> None:
         s = org.settings
         super().__init__(scope, "org-security", org, s.security_account)
         names = self.names
@@ -207,7 +217,9 @@ class OrganizationSecurityStack(OrganizationStack):
             # Every region, the opt-in ones included: an account that enables one is logged there too, and
             # an attacker may work where no one looks.
             regions=naming.all_regions(self.context.partition), projection_start=s.projection_start,
-            results_bucket=results_bucket, key=results_key, bytes_scanned_cutoff=s.bytes_scanned_cutoff)
+            results_bucket=results_bucket, key=results_key, bytes_scanned_cutoff=s.bytes_scanned_cutoff,
+            environment_queries={p.env.name: self._environment_query_values(p.env) for p in environments
+                                 if not p.env.audit.management_events})
         investigators = Access(self, "investigators", role_name=names.investigator_role, group_name=names.investigators_group,
                                trusted_services=[], user_arns=s.investigator_user_arns,
                                description="Investigates the organization trail's logs, with MFA")
@@ -218,6 +230,17 @@ class OrganizationSecurityStack(OrganizationStack):
         # The results key encrypts the topic: the trail key's own changes must not silence it.
         self.audit_path(results_key, keys=[trail_key])
         self.outputs({"trail_key_arn": trail_key.arn, "workgroup": tables.name, "investigator_role_arn": investigators.role.arn})
+
+
+    def _environment_query_values(self, env: Environment) -> dict[str, str]:
+        """What an environment's investigations name, from its file; its data key's ARN looked up by
+        alias in its account and region."""
+        where = AwsContext(env.account_id, env.region)
+        return query_values(account=env.account_id, region=env.region, data_bucket=env.data_bucket,
+                            results_bucket=env.results_bucket, trail_bucket=env.trail_bucket, trail_name=env.names.trail,
+                            trail_arn=delivery.trail_arn(where, env.names.trail),
+                            data_key_arn=self.environment_data_key(env).arn,
+                            application_role_arn=where.arn("iam", f"role/{env.names.role}"))
 
 
 class OrganizationArchiveStack(OrganizationStack):
@@ -275,8 +298,7 @@ class OrganizationTrailStack(OrganizationStack):
         data key's usage. The key's ARN is looked up by its alias in the environment's account and
         region; each metric and alarm name begins with the environment's name."""
         env = platform.env
-        key = KeyReference(self, f"{env.name}-data-key", alias=env.names.key_alias, account=env.account_id,
-                           region=env.region, provider=self.lookup_provider(env.account_id, env.region))
+        key = self.environment_data_key(env)
         prefix = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", env.name))
         alarms.system_alarms(recorded=("management",), data_bucket_name=env.data_bucket, data_key_arn=key.arn,
                              granted_identities=platform.data_key_identities,
@@ -364,5 +386,5 @@ def organization_stacks(scope: Construct, org: Organization, environments: Seque
     synthesized = {platform.env.name for platform in environments}
     if missing := [name for name in org.data_event_environments if name not in synthesized]:
         raise ValueError(f"the organization trail's alarms on management events need the stacks of {', '.join(missing)}")
-    return [OrganizationTrailStack(scope, org, environments) if make is OrganizationTrailStack else make(scope, org)
+    return [make(scope, org, environments) if make in (OrganizationSecurityStack, OrganizationTrailStack) else make(scope, org)
             for make in STACK_CLASSES]

@@ -46,18 +46,23 @@ def all_features(env: Environment) -> Environment:
                                audit=audit)
 
 
-def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
-    """A `queries/*.sql` file with `env`'s names written into its placeholders, as the deployed
-    named query should read; written here from the environment, not by definitions/queries.py."""
-    values = {
+def query_values(env: Environment, data_key_arn: str) -> dict[str, str]:
+    """What `env`'s named queries name, by placeholder; written here from the environment, not by
+    the product's code."""
+    return {
         "account_id": env.account_id, "home_region": env.region, "data_bucket": env.data_bucket, "results_bucket": env.results_bucket,
         "trail_bucket": env.trail_bucket, "trail_name": env.names.trail,
         "trail_arn": f"arn:{env.partition}:cloudtrail:{env.region}:{env.account_id}:trail/{env.names.trail}",
         "data_key_arn": data_key_arn,
         "application_role_arn": f"arn:{env.partition}:iam::{env.account_id}:role/{env.names.role}",
     }
+
+
+def rendered_query(path: Path, env: Environment, data_key_arn: str) -> str:
+    """A `queries/*.sql` file with `env`'s names written into its placeholders, as the deployed
+    named query should read."""
     text = path.read_text(encoding="utf-8")
-    for placeholder, value in values.items():
+    for placeholder, value in query_values(env, data_key_arn).items():
         text = text.replace("{{" + placeholder + "}}", value)
     return text
 

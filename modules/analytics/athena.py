@@ -74,6 +74,14 @@ def grant_workgroup_queries(grantee: Grantee, workgroup_arn: str, catalog_arns: 
             grantee.allow("ReadCloudTrailCatalog", CATALOG_READ_ACTIONS, list(catalog_arns))]
 
 
+def query_values(*, account: str, region: str, data_bucket: str, results_bucket: str, trail_bucket: str, trail_name: str,
+                 trail_arn: str, data_key_arn: str, application_role_arn: str) -> dict[str, str]:
+    """What an environment's named queries name (definitions/queries.py PLACEHOLDERS), by placeholder."""
+    return {"account_id": account, "home_region": region, "data_bucket": data_bucket, "results_bucket": results_bucket,
+            "trail_bucket": trail_bucket, "trail_name": trail_name, "trail_arn": trail_arn, "data_key_arn": data_key_arn,
+            "application_role_arn": application_role_arn}
+
+
 def named_queries(scope: Construct, templates: Sequence[QueryTemplate], values: Mapping[str, str], *, database_name: str,
                   workgroup: athena_workgroup.AthenaWorkgroup) -> dict[str, str]:
     """A named query in `workgroup` per template, rendered with `values`; returns the SQL by name."""
@@ -189,17 +197,10 @@ class Analytics(Construct):
         self.table_arns = [self.table_arn(name) for name in self.tables]
 
         # Names known at synth are written as text; the key's ARN is a reference, known at apply.
-        values = {
-            "account_id": context.account,
-            "home_region": context.region,
-            "data_bucket": data_bucket.name,
-            "results_bucket": results_bucket.name,
-            "trail_bucket": trail.bucket.name,
-            "trail_name": trail.name,
-            "trail_arn": trail.arn,
-            "data_key_arn": data_bucket.key.arn,
-            "application_role_arn": context.arn("iam", f"role/{application_role.name}"),
-        }
+        values = query_values(account=context.account, region=context.region, data_bucket=data_bucket.name,
+                              results_bucket=results_bucket.name, trail_bucket=trail.bucket.name, trail_name=trail.name,
+                              trail_arn=trail.arn, data_key_arn=data_bucket.key.arn,
+                              application_role_arn=context.arn("iam", f"role/{application_role.name}"))
         templates = [t for t in load_queries() if management_events or t.reads_data_events_only]
         self.queries = named_queries(self, templates, values, database_name=self.database.name, workgroup=self.resource)
 

@@ -11,21 +11,23 @@ user guide, "Finding your CloudTrail log files"): the account's folder, then `Cl
   an equality on it (Athena user guide, "Injected type"), and reads that account's files alone,
   whether or not the topology lists it.
 
-The organization's investigations (`data/organization_queries/*.sql`) are named queries of the
-workgroup, rendered with the topology's accounts.
+The organization's investigations (`definitions/queries.py` `load_organization_queries`) are named
+queries of the workgroup, rendered with the topology's accounts; so are, for each environment that
+leaves its management events to the organization trail, its investigations of management events on
+its account (`<environment>_<query>`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from constructs import Construct
 
 from definitions import naming
 from definitions.aws_context import AwsContext
 from definitions.cloudtrail_tables import load_schema
-from definitions.queries import load_organization_queries
+from definitions.queries import load_organization_queries, load_queries, on_one_account
 from modules.analytics.athena import (
     RESULTS_PREFIX,
     Partition,
@@ -56,6 +58,8 @@ class OrganizationTables(Construct):
     - projection_start: first day of the day projection, YYYY/MM/DD (required).
     - results_bucket, key: where results go, and their key (required).
     - bytes_scanned_cutoff: per-query scan limit in bytes (required).
+    - environment_queries: {environment name: its query values (athena.query_values)} of the
+      environments whose investigations of management events run here (default none).
 
     Exposes `name` and `arn` (the workgroup's), `tables` (by name), `catalog_arns` (the catalog, the
     database, the tables), `queries` (the rendered SQL, by name).
@@ -63,7 +67,8 @@ class OrganizationTables(Construct):
 
     def __init__(self, scope: Construct, id: str, *, workgroup_name: str, database_name: str, logs_location: str,
                  accounts: Sequence[str], management_account: str, regions: Sequence[str], projection_start: str, results_bucket: SecureBucket,
-                 key: EncryptionKey, bytes_scanned_cutoff: int) -> None:
+                 key: EncryptionKey, bytes_scanned_cutoff: int,
+                 environment_queries: Mapping[str, Mapping[str, str]] | None = None) -> None:
         super().__init__(scope, id)
         context = AwsContext.of(self)
         self.results_bucket = results_bucket
@@ -93,6 +98,13 @@ class OrganizationTables(Construct):
                   "organizations_region": naming.global_region(context.partition)}
         self.queries = named_queries(self, load_organization_queries(), values, database_name=database.name,
                                      workgroup=self.resource)
+        for environment, environment_values in sorted((environment_queries or {}).items()):
+            account = environment_values["account_id"]
+            templates = [dataclasses.replace(variant, name=f"{environment}_{variant.name}",
+                                             description=f"{variant.description} Environment {environment}, account {account}.")
+                         for variant in map(on_one_account, load_queries()) if not variant.reads_data_events_only]
+            self.queries |= named_queries(self, templates, environment_values, database_name=database.name,
+                                          workgroup=self.resource)
         self.catalog_arns = [context.arn("glue", "catalog"), context.arn("glue", f"database/{database_name}"),
                              *(context.arn("glue", f"table/{database_name}/{name}") for name in self.tables)]
 

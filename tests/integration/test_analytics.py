@@ -51,12 +51,13 @@ from definitions.queries import (
     for_one_account,
     load_compaction,
     load_queries,
+    on_one_account,
 )
 from environments.config import Environment, Retention
 from tests.athena_stand_in import AthenaStandIn, Run, sqlglot_type, trino_semantics
 from tests.fixtures.cloudtrail_corpus import CorpusSpec, log_key, spec_for, write_corpus
 from tests.stack_queries import one, ref, resources, statements
-from tests.support import ENV_NAMES, environment
+from tests.support import ENV_NAMES, environment, query_values
 
 SCHEMA = load_schema()
 QUERY_NAMES = [template.name for template in load_queries()]
@@ -716,6 +717,8 @@ def test_the_corpus_holds_what_the_queries_must_tell_apart(investigation: Invest
 
 
 ACCOUNT_VARIANTS = [template.name for template in load_queries() if for_one_account(template)]
+# Those an environment whose trail records data events only leaves to the organization's workgroup.
+MANAGEMENT_EVENT_QUERIES = [template.name for template in load_queries() if not template.reads_data_events_only]
 
 
 @pytest.fixture(scope="module")
@@ -755,6 +758,21 @@ def test_the_organization_runs_the_investigation_on_one_account_as_the_environme
     assert run.files and {partition[0] for partition in run.partitions[ACCOUNT_TABLE]} == {account}
     # As deployed, before the investigator names the account: Athena reads no file.
     assert not athena.run(queries[query]).files
+
+
+@pytest.mark.parametrize("query", MANAGEMENT_EVENT_QUERIES)
+def test_the_organization_runs_the_environments_investigation_on_its_account_as_the_environment_does(
+        investigation: Investigation, organization_athena: tuple[AthenaStandIn, dict[str, str]], query: str):
+    """Each investigation of management events, with the environment's names, as the organization's
+    workgroup runs it for an environment whose trail records data events only: the rows the
+    environment's own returns, from the environment's account's files alone."""
+    assert {"data_key_use_by_principal", "trail_changes", "root_activity"} <= set(MANAGEMENT_EVENT_QUERIES)
+    athena, _ = organization_athena
+    template = next(t for t in load_queries() if t.name == query)
+    sql = on_one_account(template).render(query_values(investigation.env, fixed_key_arn(investigation.env)))
+    run = athena.run(sql)
+    assert_rows(run, query, EXPECTATIONS[query].rows(investigation))
+    assert {partition[0] for partition in run.partitions[ACCOUNT_TABLE]} == {investigation.env.account_id}
 
 
 def test_the_corpus_is_laid_out_as_cloudtrail_delivers(investigation: Investigation):

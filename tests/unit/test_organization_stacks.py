@@ -15,7 +15,7 @@ from moto.events.models import EventPattern
 
 from definitions.alarm_definitions import load_alarm_definitions, load_system_alarms
 from definitions.audit_path_rules import load_audit_path_rules
-from definitions.queries import load_queries
+from definitions.queries import load_queries, on_one_account
 from environments.config import Environment
 from environments.organization import Organization, load_organization
 from operations.policy_lint import policy_sizes, rendered
@@ -23,7 +23,7 @@ from stacks.ids import ORGANIZATION_STACKS
 from stacks.organization_stacks import organization_stacks
 from tests.fixtures.management_events import api_call_event
 from tests.stack_queries import event_pattern, resources
-from tests.support import ENVIRONMENTS, LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization, organization_toml
+from tests.support import ENVIRONMENTS, LOG_ARCHIVE, MANAGEMENT, SECURITY, load_test_organization, organization_toml, query_values
 
 
 def synth(org: Organization) -> dict[str, dict[str, Any]]:
@@ -212,3 +212,17 @@ def test_the_organization_trail_runs_its_alarms_on_management_events_for_its_acc
     assert lookup["key_id"] == f"arn:aws:kms:{env.region}:{env.account_id}:{env.names.key_alias}"
     provider = next(p for p in trail_stack["provider"]["aws"] if f"aws.{p.get('alias')}" == lookup["provider"])
     assert provider["allowed_account_ids"] == [env.account_id] and provider["region"] == env.region
+
+
+def test_the_organization_runs_the_environments_investigations_of_management_events_on_its_account(data_events_only):
+    env, synthesized = data_events_only
+    security = synthesized["org-security"]
+    (lookup_name, lookup), = [(n, d) for n, d in security["data"]["aws_kms_key"].items() if env.names.key_alias in d["key_id"]]
+    assert lookup["key_id"] == f"arn:aws:kms:{env.region}:{env.account_id}:{env.names.key_alias}"
+    deployed = {q["name"]: q for q in resources(security, "aws_athena_named_query").values()}
+    expected = [t for t in load_queries() if not t.reads_data_events_only]
+    assert {f"{env.name}_{t.name}" for t in expected} <= set(deployed) and len(expected) >= 10
+    for template in expected:
+        query = deployed[f"{env.name}_{template.name}"]
+        assert query["query"] == on_one_account(template).render(query_values(env, f"${{data.aws_kms_key.{lookup_name}.arn}}"))
+        assert f"Environment {env.name}, account {env.account_id}." in query["description"]
