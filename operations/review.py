@@ -290,7 +290,18 @@ def projection_danger(change: ResourceChange) -> str | None:
     return f"drops from its partition projection {'; '.join(dropped)}: their logs vanish from every query on the table"
 
 
+def recorded_categories(trail: Mapping[str, Any] | None) -> set[str]:
+    """The event categories a trail's advanced event selectors record (Management, Data, ...)."""
+    selectors = (trail or {}).get("advanced_event_selector") or []
+    return {category for selector in selectors for fields in [selector.get("field_selector") or []]
+            for field in fields if field.get("field") == "eventCategory" for category in field.get("equals") or []}
+
+
 def resource_dangers(change: ResourceChange) -> Iterator[str]:
+    if change.type == "aws_cloudtrail" and change.before is not None and change.after is not None:
+        for category in sorted(recorded_categories(change.before) - recorded_categories(change.after)):
+            yield (f"the trail stops recording {category.lower()} events: they must be recorded by another trail "
+                   "(an environment's management events by the organization trail) or they go unseen")
     if moved := backend_danger(change):
         yield moved
     if dropped := projection_danger(change):
