@@ -201,6 +201,8 @@ email_problem = pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an e-mail address"
 trail_name_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]", "must be 3-128 letters, digits, '.', '_' or '-'")
 workgroup_name_problem = pattern(r"[A-Za-z0-9._-]{1,128}", "must be 1-128 letters, digits, '.', '_' or '-'")
 glue_database_name_problem = pattern(r"[a-z0-9_]{1,255}", "must be lowercase letters, digits and '_'")
+kms_key_arn_problem = pattern(r"arn:aws(-cn|-us-gov)?:kms:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:key/[A-Za-z0-9-]{1,64}",
+                              "must be a KMS key's ARN (arn:aws:kms:<region>:<account>:key/<id>)")
 log_group_name_problem = pattern(r"[A-Za-z0-9._/#-]{1,512}", "must be 1-512 letters, digits, '.', '_', '-', '/' or '#'")
 github_repository_problem = pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}",
                                     "must be a GitHub repository as '<owner>/<name>'")

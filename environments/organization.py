@@ -34,6 +34,8 @@ from environments.config import Environment, build_typed, read_keys, setting
 TRAIL_OWNERS = ("managed", "existing")
 TRAIL_DEPLOYERS = ("management", "delegated_admin")
 MAX_DELEGATED_ADMINS = 3  # CloudTrail user guide, "Organization delegated administrator"
+EXISTING_TRAIL_KEYS = ("existing_trail_name", "existing_trail_bucket", "existing_trail_key_arn", "existing_log_group")
+REQUIRED_FOR_EXISTING = ("existing_trail_name", "existing_trail_bucket", "existing_log_group")
 
 organization_id_problem = naming.pattern(r"o-[a-z0-9]{10,32}", "must be o- and 10 to 32 lowercase letters or digits")
 
@@ -50,7 +52,19 @@ class OrganizationSettings:
     home_region: str = setting("The organization's home region (its trail's).",
                                check=naming.region_problem)
     trail: str = setting("`managed`: the organization trail is managed with this project; `existing`: another system "
-                         "owns it.", "managed", check=_one_of(TRAIL_OWNERS))
+                         "owns it (its trail, bucket, key and control policies), and this project adds the investigations "
+                         "and the alarms on it (the `existing_*` keys name it).", "managed", check=_one_of(TRAIL_OWNERS))
+    existing_trail_name: str = setting("With `trail = \"existing\"`: the organization trail's name (its ARN carries the "
+                                       "management account and the home region).", "",
+                                       check=lambda v: v and naming.trail_name_problem(v))
+    existing_trail_bucket: str = setting("With `trail = \"existing\"`: the bucket its logs are delivered to "
+                                         "(`AWSLogs/<organization id>/`).", "", check=lambda v: v and naming.bucket_name_problem(v))
+    existing_trail_key_arn: str = setting("With `trail = \"existing\"`: the KMS key its log files are encrypted with; "
+                                          "empty when they are not (SSE-S3).", "",
+                                          check=lambda v: v and naming.kms_key_arn_problem(v))
+    existing_log_group: str = setting("With `trail = \"existing\"`: the CloudWatch Logs group it delivers to, in the "
+                                      "account that created it; the CIS alarms watch it.", "",
+                                      check=lambda v: v and naming.log_group_name_problem(v))
     trail_deployer: str = setting("Who creates the organization trail: the management account, or a CloudTrail "
                                   "delegated administrator.", "management", check=_one_of(TRAIL_DEPLOYERS))
     cloudtrail_delegated_admins: tuple[str, ...] = setting(
@@ -107,7 +121,7 @@ class OrganizationNames:
     results_key_alias: str = "alias/organization-investigations"
     alerting_key_alias: str = "alias/organization-alerting"
     state_key_alias: str = "alias/organization-terraform-state"
-    log_group: str = "/aws/cloudtrail/organization-trail"
+    log_group: str = "/aws/cloudtrail/organization-trail"  # a managed trail's
     logs_role: str = "organization-trail-logs"
     workgroup: str = "organization-investigations"
     database: str = "organization_cloudtrail"
@@ -138,10 +152,17 @@ class Organization:
         return s.cloudtrail_delegated_admins[0] if s.trail_deployer == "delegated_admin" else s.management_account
 
     @property
+    def managed(self) -> bool:
+        """Whether this project manages the organization trail (else it only queries and watches it)."""
+        return self.settings.trail == "managed"
+
+    @property
     def names(self) -> OrganizationNames:
         s = self.settings
+        existing = not self.managed
         return OrganizationNames(
-            trail="organization-trail", trail_bucket=f"{s.id}-cloudtrail-{s.log_archive_account}",
+            trail=s.existing_trail_name if existing else "organization-trail",
+            trail_bucket=s.existing_trail_bucket if existing else f"{s.id}-cloudtrail-{s.log_archive_account}",
             access_log_bucket=f"{s.id}-access-logs-{s.log_archive_account}",
             results_bucket=f"{s.id}-athena-results-{s.security_account}",
             state_bucket=f"{s.id}-terraform-state-{s.management_account}")
@@ -165,6 +186,14 @@ def _topology_problems(settings: dict[str, Any], members: list[dict[str, Any]]) 
         yield "organization.cloudtrail_delegated_admins", f"at most {MAX_DELEGATED_ADMINS}, got {len(admins)}"
     if settings.get("trail_deployer") == "delegated_admin" and not admins:
         yield "organization.trail_deployer", "is delegated_admin, but cloudtrail_delegated_admins is empty"
+    existing = settings.get("trail") == "existing"
+    for key in EXISTING_TRAIL_KEYS:
+        if existing and not settings.get(key) and key in REQUIRED_FOR_EXISTING:
+            yield f"organization.{key}", 'missing: trail = "existing" needs it'
+        elif not existing and settings.get(key):
+            yield f"organization.{key}", 'only with trail = "existing": this project names the trail it manages'
+    if existing and admins:
+        yield "organization.cloudtrail_delegated_admins", "with trail = \"existing\", the trail's owner registers them"
     seen: dict[str, str] = {}
     for index, member in enumerate(members):
         account = member.get("id")

@@ -51,6 +51,7 @@ from modules.audit.audit_trail import AuditTrail, OrganizationTrail
 from modules.audit.monitoring import TrailAlarms
 from modules.foundation.bindings import (
     cloudtrail_organization_delegated_admin_account,
+    data_aws_cloudwatch_log_group,
     data_aws_organizations_organization,
     organizations_policy,
     organizations_policy_attachment,
@@ -203,10 +204,15 @@ class OrganizationSecurityStack(OrganizationStack):
         s = org.settings
         super().__init__(scope, "org-security", org, s.security_account)
         names = self.names
-        trail_key = self.key("trail-key", names.trail_key_alias, "Encrypts the organization trail's log files",
-                             use_only_by_grantees=True)
-        for statement in delivery.key_statements(self.trail_arn, self.management):
-            trail_key.allow(statement)
+        trail_key: EncryptionKey | KeyReference | None = None
+        if org.managed:
+            trail_key = self.key("trail-key", names.trail_key_alias, "Encrypts the organization trail's log files",
+                                 use_only_by_grantees=True)
+            for statement in delivery.key_statements(self.trail_arn, self.management):
+                trail_key.allow(statement)
+        elif s.existing_trail_key_arn:  # its owner's key policy must admit the investigator role too
+            trail_key = KeyReference(self, "trail-key", account=naming.arn_account(s.existing_trail_key_arn),
+                                     arn=s.existing_trail_key_arn)
         results_key = self.key("results-key", names.results_key_alias, "Encrypts the organization's query results")
         results_bucket = self.bucket("results-bucket", name=names.results_bucket, key=results_key, versioned=False,
                                      lifecycle_rules=[LifecycleRule(id="expire-query-results", expire_days=ANALYSIS_RESULTS_DAYS)])
@@ -225,12 +231,15 @@ class OrganizationSecurityStack(OrganizationStack):
                                description="Investigates the organization trail's logs, with MFA")
         grantee = investigators.role.grantee
         tables.grant_query(grantee)
+        # An existing trail's bucket policy is its owner's: it must admit the investigator role too.
         grant_read_across_accounts(grantee, self.trail_bucket, f"AWSLogs/{s.id}/")
-        trail_key.grant_through_s3(grantee, "ReadTrailLogs", S3_READ_ACTIONS, delivery.log_file_conditions(self.management))
-        # The results key encrypts the topic: the trail key's own changes must not silence it.
-        self.audit_path(results_key, keys=[trail_key])
-        self.outputs({"trail_key_arn": trail_key.arn, "workgroup": tables.name, "investigator_role_arn": investigators.role.arn})
-
+        if trail_key:
+            trail_key.grant_through_s3(grantee, "ReadTrailLogs", S3_READ_ACTIONS, delivery.log_file_conditions(self.management))
+        if isinstance(trail_key, EncryptionKey):
+            # The results key encrypts the topic: the trail key's own changes must not silence it.
+            self.audit_path(results_key, keys=[trail_key])
+        self.outputs({"workgroup": tables.name, "investigator_role_arn": investigators.role.arn,
+                      **({"trail_key_arn": trail_key.arn} if trail_key else {})})
 
     def _environment_query_values(self, env: Environment) -> dict[str, str]:
         """What an environment's investigations name, from its file; its data key's ARN looked up by
@@ -279,18 +288,22 @@ class OrganizationTrailStack(OrganizationStack):
         names = self.names
         alerting_key = self.key("alerting-key", names.alerting_key_alias, "Encrypts the organization trail's log group and alarms")
         topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=s.alarm_emails)
-        trail = AuditTrail(self, "audit-trail", name=names.trail, bucket=self.trail_bucket, key=self.trail_key(),
-                           log_group_name=names.log_group, log_group_key=alerting_key, log_retention_days=s.log_retention_days,
-                           logs_role_name=names.logs_role, prevent_destroy=s.prevent_destroy,
-                           organization=OrganizationTrail(s.id, s.management_account))
-        self.protected += ["audit-trail/trail", "audit-trail/log-group"]
-        audit_path_topic = self.audit_path(keys=[alerting_key], trail=(trail.name, trail.arn))
-        alarms = TrailAlarms(self, "alarms", log_group=trail.log_group, topic=topic, audit_path_topic=audit_path_topic)
+        if org.managed:
+            trail = AuditTrail(self, "audit-trail", name=names.trail, bucket=self.trail_bucket, key=self.trail_key(),
+                               log_group_name=names.log_group, log_group_key=alerting_key,
+                               log_retention_days=s.log_retention_days, logs_role_name=names.logs_role,
+                               prevent_destroy=s.prevent_destroy, organization=OrganizationTrail(s.id, s.management_account))
+            self.protected += ["audit-trail/trail", "audit-trail/log-group"]
+            log_group = trail.log_group
+        else:  # another system's trail: its log group is read, never managed
+            log_group = data_aws_cloudwatch_log_group.DataAwsCloudwatchLogGroup(self, "log-group", name=s.existing_log_group)
+        audit_path_topic = self.audit_path(keys=[alerting_key], trail=(names.trail, self.trail_arn))
+        alarms = TrailAlarms(self, "alarms", log_group=log_group, topic=topic, audit_path_topic=audit_path_topic)
         alarms.heartbeat()
         for platform in environments:
             if not platform.env.audit.management_events:
                 self._environment_alarms(alarms, platform)
-        self.outputs({"trail_arn": trail.arn, "alarm_topic_arn": topic.arn})
+        self.outputs({"trail_arn": self.trail_arn, "alarm_topic_arn": topic.arn})
 
 
     def _environment_alarms(self, alarms: TrailAlarms, platform: PlatformStack) -> None:
@@ -386,5 +399,7 @@ def organization_stacks(scope: Construct, org: Organization, environments: Seque
     synthesized = {platform.env.name for platform in environments}
     if missing := [name for name in org.data_event_environments if name not in synthesized]:
         raise ValueError(f"the organization trail's alarms on management events need the stacks of {', '.join(missing)}")
+    # Another system's trail comes with its bucket and its control policies: no archive, no governance.
+    classes = STACK_CLASSES if org.managed else (OrganizationBootstrapStack, OrganizationSecurityStack, OrganizationTrailStack)
     return [make(scope, org, environments) if make in (OrganizationSecurityStack, OrganizationTrailStack) else make(scope, org)
-            for make in STACK_CLASSES]
+            for make in classes]

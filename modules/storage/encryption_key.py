@@ -173,15 +173,20 @@ class KeyReference(Construct):
     account's state. A bucket encrypts with it by its ARN: S3 resolves a bare key id or alias in
     the bucket owner's account, so a key of another account must be named by ARN.
 
-    Inputs: alias (required), account (the key's; required), provider (required), region (the
-    key's; default the stack's).
+    Inputs: account (the key's; required); alias and provider, to look it up, or arn, when it is
+    known (one of them); region (the key's; default the stack's).
     Exposes `name` (the alias), `arn` (looked up) and `alias_arn`. Its key policy is the owner's:
     `grant_through_s3` adds the grantee's side alone, and the owning stack admits the grantee.
     """
 
-    def __init__(self, scope: Construct, id: str, *, alias: str, account: str, provider: TerraformProvider,
-                 region: str | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, account: str, alias: str | None = None,
+                 provider: TerraformProvider | None = None, arn: str | None = None, region: str | None = None) -> None:
         super().__init__(scope, id)
+        if (arn is None) == (alias is None or provider is None):
+            raise ValueError(f"{self.node.path}: give the key's alias and a provider to look it up, or its ARN")
+        if arn is not None:
+            self.name = self.arn = arn
+            return
         check_input(self, "alias", alias, kms_alias_problem)
         context = AwsContext.of(self)
         self.name = alias

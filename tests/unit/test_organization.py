@@ -3,12 +3,15 @@ checked against itself and against the environment files."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from definitions.errors import ConfigError
+from definitions.paths import ROOT
 from environments.organization import load_organization, standalone_problems
+from tests.support import ENVIRONMENTS
 from tests.unit.test_environments import config, load, problems
 
 ORGANIZATION = """\
@@ -29,6 +32,12 @@ id = "555555555555"
 name = "payments-dev"
 environments = ["dev"]
 """
+
+
+# Another system's trail, as organization.toml names it.
+EXISTING = ('trail = "existing"\nexisting_trail_name = "aws-controltower-BaselineCloudTrail"\n'
+            'existing_trail_bucket = "aws-controltower-logs-333333333333-eu-west-1"\n'
+            'existing_log_group = "aws-controltower/CloudTrailLogs"\n')
 
 
 @pytest.fixture
@@ -107,7 +116,7 @@ def test_a_managed_trail_refuses_a_second_copy_of_management_events_unless_accep
     (line,) = refusals(tmp_path, ORGANIZATION.format(extra=""), envs)
     assert "organization.accept_duplicate_management_events: the organization trail records" in line
     assert "dev, prod record them again ($2 per 100,000 events)" in line
-    existing = ORGANIZATION.format(extra='trail = "existing"\n')
+    existing = ORGANIZATION.format(extra=EXISTING)
     assert load_organization(write(tmp_path, existing), envs).settings.trail == "existing"
 
 
@@ -127,7 +136,7 @@ def test_an_environment_may_leave_its_management_events_to_the_managed_organizat
     org = load_organization(write(tmp_path, ORGANIZATION.format(extra="accept_duplicate_management_events = true\n")), envs)
     assert org.data_event_environments == ("dev",)
     # A trail another system owns is not one this project keeps alarms on.
-    (line,) = refusals(tmp_path, ORGANIZATION.format(extra='trail = "existing"\naccept_duplicate_management_events = true\n'), envs)
+    (line,) = refusals(tmp_path, ORGANIZATION.format(extra=EXISTING + "accept_duplicate_management_events = true\n"), envs)
     assert "organization.trail: envs/dev.toml: audit.management_events is false" in line
 
 
@@ -142,3 +151,26 @@ def test_insights_need_the_management_events(tmp_path: Path):
     found = problems(tmp_path, {"dev": config(audit={"management_events": False, "insights": True})})
     assert found == ["envs/dev.toml: audit.insights: CloudTrail Insights analyses the management events this trail would "
                      "not record (audit.management_events = false): set it to false"]
+
+
+def test_another_systems_trail_is_named_by_its_keys_and_only_then(tmp_path: Path, envs):
+    found = refusals(tmp_path, ORGANIZATION.format(extra='trail = "existing"\n'), envs)
+    assert [line.split(": ", 2)[1] for line in found] == [
+        "organization.existing_trail_name", "organization.existing_trail_bucket", "organization.existing_log_group"]
+    assert all(line.endswith('missing: trail = "existing" needs it') for line in found)
+    managed = ORGANIZATION.format(extra='accept_duplicate_management_events = true\nexisting_log_group = "x"\n')
+    (line,) = refusals(tmp_path, managed, envs)
+    assert 'organization.existing_log_group: only with trail = "existing"' in line
+    bad_key = ORGANIZATION.format(extra=EXISTING + 'existing_trail_key_arn = "alias/x"\n')
+    (line,) = refusals(tmp_path, bad_key, envs)
+    assert "organization.existing_trail_key_arn: must be a KMS key's ARN" in line
+    org = load_organization(write(tmp_path, ORGANIZATION.format(extra=EXISTING)), envs)
+    assert not org.managed and org.names.trail == "aws-controltower-BaselineCloudTrail"
+    assert org.names.trail_bucket == "aws-controltower-logs-333333333333-eu-west-1"
+
+
+def test_the_example_topology_loads_with_the_environments_it_names():
+    example = ROOT / "examples" / "organization.toml"
+    listed = {name for member in tomllib.loads(example.read_text())["member"] for name in member.get("environments", [])}
+    org = load_organization(example, [env for env in ENVIRONMENTS if env.name in listed])
+    assert org is not None and org.managed and len(org.members) >= 1

@@ -12,7 +12,7 @@ from cli import organization_cost as command
 from definitions.alarm_definitions import load_alarm_definitions
 from environments.organization import load_organization
 from operations.organization_cost import Volume, monthly_costs, second_copy_accounts
-from tests.unit.test_organization import ORGANIZATION, envs, write  # noqa: F401 - envs is a fixture
+from tests.unit.test_organization import EXISTING, ORGANIZATION, envs, write  # noqa: F401 - envs is a fixture
 
 CIS_ALARMS = len(load_alarm_definitions())
 
@@ -45,7 +45,7 @@ def test_only_the_per_account_lines_grow_and_they_grow_in_proportion():
 def test_only_an_accepted_second_copy_is_paid_for(tmp_path: Path, envs):  # noqa: F811 - the fixture
     accepted = load_organization(write(tmp_path, ORGANIZATION.format(extra="accept_duplicate_management_events = true\n")), envs)
     assert second_copy_accounts(accepted, envs) == len({env.account_id for env in envs}) == 2
-    existing = load_organization(write(tmp_path, ORGANIZATION.format(extra='trail = "existing"\n')), envs)
+    existing = load_organization(write(tmp_path, ORGANIZATION.format(extra=EXISTING)), envs)
     assert second_copy_accounts(existing, envs) == 0
 
 

@@ -226,3 +226,34 @@ def test_the_organization_runs_the_environments_investigations_of_management_eve
         query = deployed[f"{env.name}_{template.name}"]
         assert query["query"] == on_one_account(template).render(query_values(env, f"${{data.aws_kms_key.{lookup_name}.arn}}"))
         assert f"Environment {env.name}, account {env.account_id}." in query["description"]
+
+
+EXISTING_KEY = "arn:aws:kms:eu-west-1:100000000002:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_another_systems_trail_gets_the_investigations_and_the_alarms_alone(tmp_path: Path):
+    settings = ('trail = "existing"\nexisting_trail_name = "aws-controltower-BaselineCloudTrail"\n'
+                'existing_trail_bucket = "aws-controltower-logs-100000000002-eu-west-1"\n'
+                f'existing_trail_key_arn = "{EXISTING_KEY}"\nexisting_log_group = "aws-controltower/CloudTrailLogs"')
+    org = load_test_organization(tmp_path, settings=settings)
+    stacks = synth(org)
+    # Its owner keeps the trail, the bucket and the control policies.
+    assert list(stacks) == ["org-bootstrap", "org-security", "org-trail"]
+    assert not any(resources(stack, "aws_cloudtrail") for stack in stacks.values())
+    security, trail = stacks["org-security"], stacks["org-trail"]
+    assert not [k for k in resources(security, "aws_kms_key").values() if "log files" in k["description"]]
+    locations = {t["storage_descriptor"]["location"] for t in resources(security, "aws_glue_catalog_table").values()}
+    assert locations == {f"s3://aws-controltower-logs-100000000002-eu-west-1/AWSLogs/{org.settings.id}/"}
+    investigator = json.dumps(security["data"]["aws_iam_policy_document"])
+    assert EXISTING_KEY in investigator and "aws-controltower-logs-100000000002-eu-west-1" in investigator
+    # The CIS alarms and the heartbeat watch its log group, which is read, not managed.
+    (log_group_name, log_group), = trail["data"]["aws_cloudwatch_log_group"].items()
+    assert log_group["name"] == "aws-controltower/CloudTrailLogs" and not resources(trail, "aws_cloudwatch_log_group")
+    filters = resources(trail, "aws_cloudwatch_log_metric_filter").values()
+    assert filters and {f["log_group_name"] for f in filters} == {f"${{data.aws_cloudwatch_log_group.{log_group_name}.name}}"}
+    assert len(resources(trail, "aws_cloudwatch_metric_alarm")) == len(load_alarm_definitions()) + 1
+    # Its audit path watches the trail by name and by ARN.
+    trail_arn = f"arn:aws:cloudtrail:{org.settings.home_region}:{MANAGEMENT}:trail/aws-controltower-BaselineCloudTrail"
+    watching = [event_pattern(r) for r in resources(trail, "aws_cloudwatch_event_rule").values() if "trail" in r["name"]]
+    assert any(trail_arn in json.dumps(p) and "aws-controltower-BaselineCloudTrail" in json.dumps(p) for p in watching)
+    assert trail["output"]["trail_arn"]["value"] == trail_arn
