@@ -102,6 +102,7 @@ ORGANIZATION_PLACEHOLDERS = {
     "trail_audit_topic": "the trail account's audit-path topic's ARN",
     "trail_audit_rule": "the trail account's audit-path rule on the trail",
     "trail_audit_key": "the key of the trail account's audit-path topic",
+    "alarm_topic": "the organization's alarm topic (security account)", "alarm_topic_key": "the alarm topic's key",
 }
 DECISIONS = ("allow", "deny")
 _NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

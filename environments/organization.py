@@ -119,7 +119,8 @@ class OrganizationNames:
     state_bucket: str
     trail_key_alias: str = "alias/organization-trail"
     results_key_alias: str = "alias/organization-investigations"
-    alerting_key_alias: str = "alias/organization-alerting"
+    alerting_key_alias: str = "alias/organization-alerting"  # the trail's log group
+    alarm_topic_key_alias: str = "alias/organization-alarm-topic"
     state_key_alias: str = "alias/organization-terraform-state"
     log_group: str = "/aws/cloudtrail/organization-trail"  # a managed trail's
     logs_role: str = "organization-trail-logs"

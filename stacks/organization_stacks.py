@@ -2,12 +2,12 @@
 
 - `org-bootstrap` (management, local state): the bucket and key of the other stacks' state.
 - `org-security` (security tooling): the trail key, the investigations (Athena workgroup, Glue
-  database and tables, named queries, results bucket and key) and the investigator role and its
-  MFA group.
+  database and tables, named queries, results bucket and key), the investigator role and its
+  MFA group, and the alarm topic every alarm of the organization notifies, under a key of its own.
 - `org-archive` (log archive): the trail bucket, Object Lock, the break-glass deletion deny, and
   its access-log bucket.
 - `org-trail` (management, or the CloudTrail delegated administrator): the organization trail,
-  its log group, logs role, alerting key, alarm topic and the CIS alarms.
+  its log group, logs role and its key (the alerting key), the CIS alarms and the heartbeat.
 
 The three accounts that hold part of the trail (its key, its bucket, the trail itself) each have
 an audit path: EventBridge rules on the calls that would blind it, notifying a topic of that
@@ -45,7 +45,7 @@ from modules.access.application_access import Access
 from modules.analytics.athena import query_values
 from modules.analytics.organization_tables import OrganizationTables
 from modules.audit import cloudtrail_delivery as delivery
-from modules.audit.alert_topic import AlertTopic
+from modules.audit.alert_topic import AlertTopic, TopicReference
 from modules.audit.audit_path import AuditPath
 from modules.audit.audit_trail import AuditTrail, OrganizationTrail
 from modules.audit.monitoring import TrailAlarms
@@ -235,9 +235,13 @@ class OrganizationSecurityStack(OrganizationStack):
         grant_read_across_accounts(grantee, self.trail_bucket, f"AWSLogs/{s.id}/")
         if trail_key:
             trail_key.grant_through_s3(grantee, "ReadTrailLogs", S3_READ_ACTIONS, delivery.log_file_conditions(self.management))
-        if isinstance(trail_key, EncryptionKey):
-            # The results key encrypts the topic: the trail key's own changes must not silence it.
-            self.audit_path(results_key, keys=[trail_key])
+        # Every alarm of the organization notifies this topic, under a key of its own: disabling the
+        # trail's log group key or the trail key leaves it working.
+        alarm_topic_key = self.key("alarm-topic-key", names.alarm_topic_key_alias, "Encrypts the organization's alarm topic")
+        AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alarm_topic_key,
+                   emails=s.alarm_emails).allow_alarms(accounts=[org.trail_account])
+        # The results key encrypts the audit path's topic: the watched keys' own changes must not silence it.
+        self.audit_path(results_key, keys=[*([trail_key] if isinstance(trail_key, EncryptionKey) else []), alarm_topic_key])
         self.outputs({"workgroup": tables.name, "investigator_role_arn": investigators.role.arn,
                       **({"trail_key_arn": trail_key.arn} if trail_key else {})})
 
@@ -286,9 +290,12 @@ class OrganizationTrailStack(OrganizationStack):
         s = org.settings
         super().__init__(scope, "org-trail", org, org.trail_account)
         names = self.names
-        alerting_key = self.key("alerting-key", names.alerting_key_alias, "Encrypts the organization trail's log group and alarms")
-        topic = AlertTopic(self, "alarm-topic", name=names.alarm_topic, key=alerting_key, emails=s.alarm_emails)
+        # The alarm topic is the security account's (its stack admits these alarms).
+        topic = TopicReference(self.security.arn("sns", names.alarm_topic))
+        watched_keys = []
         if org.managed:
+            alerting_key = self.key("alerting-key", names.alerting_key_alias, "Encrypts the organization trail's log group")
+            watched_keys.append(alerting_key)
             trail = AuditTrail(self, "audit-trail", name=names.trail, bucket=self.trail_bucket, key=self.trail_key(),
                                log_group_name=names.log_group, log_group_key=alerting_key,
                                log_retention_days=s.log_retention_days, logs_role_name=names.logs_role,
@@ -297,14 +304,13 @@ class OrganizationTrailStack(OrganizationStack):
             log_group = trail.log_group
         else:  # another system's trail: its log group is read, never managed
             log_group = data_aws_cloudwatch_log_group.DataAwsCloudwatchLogGroup(self, "log-group", name=s.existing_log_group)
-        audit_path_topic = self.audit_path(keys=[alerting_key], trail=(names.trail, self.trail_arn))
+        audit_path_topic = self.audit_path(keys=watched_keys, trail=(names.trail, self.trail_arn))
         alarms = TrailAlarms(self, "alarms", log_group=log_group, topic=topic, audit_path_topic=audit_path_topic)
         alarms.heartbeat()
         for platform in environments:
             if not platform.env.audit.management_events:
                 self._environment_alarms(alarms, platform)
         self.outputs({"trail_arn": self.trail_arn, "alarm_topic_arn": topic.arn})
-
 
     def _environment_alarms(self, alarms: TrailAlarms, platform: PlatformStack) -> None:
         """An environment's system alarms on management events, narrowed to its account, and its

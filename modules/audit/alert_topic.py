@@ -8,6 +8,7 @@ a confirmation message that someone must follow (docs/security.md).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from constructs import Construct
@@ -23,6 +24,14 @@ from modules.storage.encryption_key import EncryptionKey
 # What a publishing service needs of the topic's key: SNS encrypts each message with a data key
 # generated under it, on the publisher's behalf.
 PUBLISH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicReference:
+    """An AlertTopic of another account, by ARN: its own stack admits the publishers
+    (`AlertTopic.allow_alarms(accounts=...)`)."""
+
+    arn: str
 
 
 class AlertTopic(Construct):
@@ -57,17 +66,22 @@ class AlertTopic(Construct):
         for resource in resources if moved_from else ():
             resource.move_from_id(f"{resource.terraform_resource_type}.{former_logical_id(f'{moved_from}/{resource.node.id}')}")
 
-    def allow_alarms(self) -> None:
-        """Let this account's CloudWatch alarms publish. The key statement is conditioned on
-        aws:SourceAccount: the SNS developer guide ("Enable compatibility between event sources
-        from AWS services and encrypted topics") supports source conditions for CloudWatch."""
+    def allow_alarms(self, accounts: Sequence[str] = ()) -> None:
+        """Let the CloudWatch alarms of `accounts` (default this account) publish. The key statement
+        is conditioned on aws:SourceAccount: the SNS developer guide ("Enable compatibility between
+        event sources from AWS services and encrypted topics") supports source conditions for
+        CloudWatch. An alarm of another account publishes as CloudWatch too, with that account as
+        its source (AWS's own Secure Environment Accelerator sends its member accounts' alarms to a
+        central account's topics so)."""
         context = AwsContext.of(self)
         cloudwatch = context.service_principal("cloudwatch")
-        this_account = {"StringEquals": {"aws:SourceAccount": [context.account]}}
-        self.key.allow_service("AllowCloudWatchAlarmsToPublish", cloudwatch, PUBLISH_KEY_ACTIONS, this_account)
+        accounts = list(accounts) or [context.account]
+        from_accounts = {"StringEquals": {"aws:SourceAccount": accounts}}
+        self.key.allow_service("AllowCloudWatchAlarmsToPublish", cloudwatch, PUBLISH_KEY_ACTIONS, from_accounts)
         self.policy.add(Statement(
             sid="AllowCloudWatchAlarms", actions=["sns:Publish"], resources=[self.arn], principals={"Service": [cloudwatch]},
-            conditions={**this_account, "ArnLike": {"aws:SourceArn": [context.arn("cloudwatch", "alarm:*")]}}))
+            conditions={**from_accounts,
+                        "ArnLike": {"aws:SourceArn": [context.arn("cloudwatch", "alarm:*", account=a) for a in accounts]}}))
 
     def allow_event_rules(self, rule_arns: Sequence[str]) -> None:
         """Let these EventBridge rules publish: the topic policy names each rule (aws:SourceArn, as

@@ -25,7 +25,7 @@ from definitions.alarm_definitions import (
     load_system_alarms,
 )
 from definitions.aws_context import AwsContext
-from modules.audit.alert_topic import AlertTopic
+from modules.audit.alert_topic import AlertTopic, TopicReference
 from modules.foundation.bindings import cloudwatch_log_group, cloudwatch_metric_alarm
 from modules.foundation.bindings import cloudwatch_log_metric_filter as metric_filter
 from modules.foundation.metric import Metric
@@ -61,7 +61,8 @@ class TrailAlarms(Construct):
 
     Inputs:
     - log_group: the trail's CloudWatch Logs group resource (required).
-    - topic: the AlertTopic every alarm notifies; not under the data key (required).
+    - topic: the AlertTopic every alarm notifies, or the TopicReference of one in another account;
+      not under the data key nor the log group's key (required).
     - audit_path_topic: the AlertTopic that alarms marked `notify_audit_path` and the heartbeat
       also notify; not under the alerting key (default None: the topic alone).
     - alarms: CIS definitions (default: data/security_alarms.toml).
@@ -69,14 +70,15 @@ class TrailAlarms(Construct):
     Exposes `alarms` (alarm resources by name), `alarm_arns` and `log_events` (the events the log group receives).
     """
 
-    def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup, topic: AlertTopic,
-                 audit_path_topic: AlertTopic | None = None, alarms: Sequence[AlarmDefinition] | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, log_group: cloudwatch_log_group.CloudwatchLogGroup,
+                 topic: AlertTopic | TopicReference, audit_path_topic: AlertTopic | None = None,
+                 alarms: Sequence[AlarmDefinition] | None = None) -> None:
         super().__init__(scope, id)
         self._context = AwsContext.of(self)
         self.log_group, self.topic, self.audit_path_topic = log_group, topic, audit_path_topic
         self._topic_arns = [topic.arn, *([audit_path_topic.arn] if audit_path_topic else [])]
         for notified in (topic, audit_path_topic):
-            if notified:
+            if isinstance(notified, AlertTopic):  # a TopicReference's own stack admits these alarms
                 notified.allow_alarms()
         self.alarms: dict[str, cloudwatch_metric_alarm.CloudwatchMetricAlarm] = {}
         self.log_events = Metric("AWS/Logs", "IncomingLogEvents", (("LogGroupName", self.log_group.name_input),))

@@ -87,6 +87,9 @@ class OrganizationModel:
             topic = next(body for body in stack["resource"]["aws_sns_topic"].values() if body["name"] == names.audit_path)
             key = topic["kms_master_key_id"].split(".")[1]
             self.values["results_key" if prefix == "security" else f"{prefix}_audit_key"] = arn_of(stack, "aws_kms_key", key, "arn")
+        alarm_topic = next(body for body in security["resource"]["aws_sns_topic"].values() if body["name"] == names.alarm_topic)
+        self.values["alarm_topic"] = self.security.arn("sns", names.alarm_topic)
+        self.values["alarm_topic_key"] = arn_of(security, "aws_kms_key", alarm_topic["kms_master_key_id"].split(".")[1], "arn")
 
     def document(self, stack: Mapping[str, Any], value: str) -> dict:
         """A policy document as Terraform hands it to AWS, the looked-up trail key's ARN included."""
