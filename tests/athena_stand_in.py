@@ -41,25 +41,30 @@ DAY = "timestamp"  # the day partition of every CloudTrail table
 # --- types: the one definition, as DuckDB and sqlglot spell it ----------------------------------
 
 
-def duckdb_type(hive: HiveType) -> str:
+# How each engine spells a struct, a struct's field, an array and a map.
+_SPELLINGS = {"duckdb": ("STRUCT({})", '"{}" {}', "{}[]", "MAP({}, {})"),
+              "sqlglot": ("STRUCT<{}>", "{} {}", "ARRAY<{}>", "MAP<{}, {}>")}
+
+
+def spelled_type(hive: HiveType, engine: str) -> str:
+    """A Glue column type as `engine` ("duckdb" or "sqlglot") spells it."""
+    struct, field, array, mapping = _SPELLINGS[engine]
     if hive.kind == "struct":
-        return "STRUCT(" + ", ".join(f'"{name}" {duckdb_type(t)}' for name, t in hive.fields) + ")"
+        return struct.format(", ".join(field.format(name, spelled_type(t, engine)) for name, t in hive.fields))
     if hive.kind == "array":
-        return f"{duckdb_type(hive.element)}[]"
+        return array.format(spelled_type(hive.element, engine))
     if hive.kind == "map":
-        return f"MAP({duckdb_type(hive.key)}, {duckdb_type(hive.value)})"
-    assert hive.name == "string", f"no DuckDB type for {hive.name}: the definition has only strings"
+        return mapping.format(spelled_type(hive.key, engine), spelled_type(hive.value, engine))
+    assert hive.name == "string", f"no type for {hive.name}: the definition has only strings"
     return "VARCHAR"
+
+
+def duckdb_type(hive: HiveType) -> str:
+    return spelled_type(hive, "duckdb")
 
 
 def sqlglot_type(hive: HiveType) -> str:
-    if hive.kind == "struct":
-        return "STRUCT<" + ", ".join(f"{name} {sqlglot_type(t)}" for name, t in hive.fields) + ">"
-    if hive.kind == "array":
-        return f"ARRAY<{sqlglot_type(hive.element)}>"
-    if hive.kind == "map":
-        return f"MAP<{sqlglot_type(hive.key)}, {sqlglot_type(hive.value)}>"
-    return "VARCHAR"
+    return spelled_type(hive, "sqlglot")
 
 
 def serde_value(value: Any, hive: HiveType) -> Any:
