@@ -60,7 +60,7 @@ def second_copy_accounts(org: Organization, envs: Sequence[Environment]) -> int:
     """The accounts whose environments keep a management-event trail beside the organization trail."""
     if org.settings.trail != "managed" or not org.settings.accept_duplicate_management_events:
         return 0
-    return len({env.account_id for env in envs})
+    return len({env.account_id for env in envs if env.audit.management_events})
 
 
 def markdown(columns: Sequence[tuple[str, list[CostLine]]]) -> str:

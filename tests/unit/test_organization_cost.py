@@ -4,6 +4,7 @@ that pay for a second copy of management events."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,9 @@ def test_only_an_accepted_second_copy_is_paid_for(tmp_path: Path, envs):  # noqa
     assert second_copy_accounts(accepted, envs) == len({env.account_id for env in envs}) == 2
     existing = load_organization(write(tmp_path, ORGANIZATION.format(extra=EXISTING)), envs)
     assert second_copy_accounts(existing, envs) == 0
+    # An environment whose trail records data events only pays for no copy.
+    data_only = [dataclasses.replace(envs[0], audit=dataclasses.replace(envs[0].audit, management_events=False)), *envs[1:]]
+    assert second_copy_accounts(accepted, data_only) == 1
 
 
 def test_the_command_prices_the_topology_and_refuses_what_it_cannot(tmp_path: Path, envs, monkeypatch, capsys):  # noqa: F811
