@@ -14,7 +14,7 @@ import pytest
 
 from definitions.paths import ROOT
 from tests.support import ENV_NAMES, ENVIRONMENTS_DIR, product_copy
-from tests.unit.test_environments import config, file_and_key, problems, write_envs
+from tests.unit.test_environments import config, file_and_key, problems, to_toml, write_envs
 
 # --- main.py: bad input ends early, writes nothing, never imports cdktf -----------------------
 
@@ -220,7 +220,9 @@ def test_main_refuses_an_organization_the_environments_are_not_in(tmp_path: Path
     organization = tmp_path / "organization.toml"
     organization.write_text('[organization]\nid = "o-a1b2c3d4e5"\nmanagement_account = "999999999991"\n'
                             'home_region = "eu-west-1"\nlog_archive_account = "999999999992"\n'
-                            'security_account = "999999999993"\ntrail = "existing"\n')
+                            'security_account = "999999999993"\ntrail = "existing"\n'
+                            'existing_trail_name = "baseline"\nexisting_trail_bucket = "baseline-logs-999999999992"\n'
+                            'existing_log_group = "baseline/CloudTrailLogs"\n')
     monkeypatch.setenv("PLATFORM_ORGANIZATION", str(organization))
     before = snapshot(out_dir)
     result = run_main(env_dir, out_dir)
@@ -228,4 +230,18 @@ def test_main_refuses_an_organization_the_environments_are_not_in(tmp_path: Path
     lines = result.stderr.splitlines()
     assert len(lines) == len(ENV_NAMES) and "Traceback" not in result.stderr
     assert all(line.startswith(f"{organization}: member: envs/") and line.endswith("is not in the topology") for line in lines), lines
+    assert snapshot(out_dir) == before
+
+
+def test_main_refuses_a_trail_without_management_events_when_no_organization_records_them(tmp_path: Path, out_dir: Path,
+                                                                                          monkeypatch) -> None:
+    env_dir = tmp_path / "envs"
+    env_dir.mkdir()
+    (env_dir / "solo.toml").write_text(to_toml(config(audit={"management_events": False, "insights": False})), encoding="utf-8")
+    monkeypatch.setenv("PLATFORM_ORGANIZATION", str(tmp_path / "no-organization.toml"))
+    before = snapshot(out_dir)
+    result = run_main(env_dir, out_dir)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["envs/solo.toml: audit.management_events: false needs an organization trail "
+                                          'that records them (organization.toml with trail = "managed")']
     assert snapshot(out_dir) == before
