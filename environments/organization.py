@@ -78,8 +78,9 @@ class OrganizationSettings:
         "second copy).", False)
     deploy_role: str = setting("The role, in every account of the topology, that the organization stacks' providers "
                                "assume to apply.", "OrganizationAccountAccessRole", check=naming.iam_name_problem("role"))
-    lookup_role: str = setting("The role in the security account that other stacks assume to look up the trail key "
-                               "(kms:DescribeKey is all they need).", "OrganizationAccountAccessRole",
+    lookup_role: str = setting("The role that stacks assume to look up a key of another account (kms:DescribeKey is all "
+                               "they need): the trail key in the security account, and the data key of each environment "
+                               "that leaves its management events to the organization trail.", "OrganizationAccountAccessRole",
                                check=naming.iam_name_problem("role"))
     break_glass_role: str = setting("The role, in each account, that alone may delete trail logs or change the "
                                     "protected trail resources.", "break-glass", check=naming.iam_name_problem("role"))

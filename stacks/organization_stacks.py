@@ -7,22 +7,26 @@
 - `org-archive` (log archive): the trail bucket, Object Lock, the break-glass deletion deny, and
   its access-log bucket.
 - `org-trail` (management, or the CloudTrail delegated administrator): the organization trail,
-  its log group, logs role and its key (the alerting key), the CIS alarms and the heartbeat.
+  its log group, logs role and its key (the alerting key), the CIS alarms and the heartbeat, and
+  the alarms on management events of the environments that leave those events to this trail.
+- `org-governance` (management): the CloudTrail delegated administrators, and the service and
+  resource control policies that protect the trail, its bucket and its key.
+
+With `trail = "existing"`, another system owns the trail, its bucket and its control policies:
+only `org-bootstrap`, `org-security` and `org-trail` (alarms on the existing log group) are made.
 
 The three accounts that hold part of the trail (its key, its bucket, the trail itself) each have
 an audit path: EventBridge rules on the calls that would blind it, notifying a topic of that
 account that the alerting key does not encrypt (`OrganizationStack.audit_path`). EventBridge
 delivers an account's CloudTrail events to that account's own bus, so each account watches what
 it holds.
-- `org-governance` (management): the CloudTrail delegated administrators, and the service and
-  resource control policies that protect the trail, its bucket and its key.
 
 Each stack's provider is pinned to its account (`allowed_account_ids`) and, outside the management
 account, assumes `deploy_role` there (AWS Organizations creates OrganizationAccountAccessRole in
 member accounts only; the management account's stacks run with the caller's own credentials).
 Values crossing stacks are derived from the topology (names, the trail's ARN, the organization
-id), or looked up through a provider that assumes `lookup_role` (the trail key's ARN); no stack
-reads another's state. Applied in ORGANIZATION_STACKS order: a policy that names a principal or a
+id), or looked up through a provider that assumes `lookup_role` (the trail key's ARN, an
+environment's data key's ARN); no stack reads another's state. Applied in ORGANIZATION_STACKS order: a policy that names a principal or a
 key of another stack needs it to exist.
 
 Nothing here grows with the members but the topology's account list: `org_cloudtrail`'s account
