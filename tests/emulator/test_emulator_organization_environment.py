@@ -25,11 +25,11 @@ import pytest
 
 from definitions.paths import ROOT
 from environments.config import Environment, load_environments
-from environments.organization import Organization, load_organization
-from operations.emulator import DEFAULT_ACCOUNT, Emulator, deploy_stack, running_emulator
+from environments.organization import load_organization
+from operations.emulator import DEFAULT_ACCOUNT, deploy_stack, running_emulator
 from operations.terraform import terraform
 from stacks.ids import ORGANIZATION_STACKS
-from tests.emulator.test_emulator_organization import REGION, SIDE, prepare_organization
+from tests.emulator.test_emulator_organization import REGION, SIDE, Deployed, prepare_organization
 from tests.support import ENVIRONMENTS_DIR, organization_toml
 
 ENVIRONMENT = "dev"
@@ -47,17 +47,14 @@ def in_account(stack_dir: Path, destination: Path, account: str) -> Path:
     return destination
 
 
-class Deployed:
-    def __init__(self, emulator: Emulator, org: Organization, env: Environment, root: Path, tf_env: dict[str, str],
-                 outputs: dict[str, dict]) -> None:
-        self.emulator, self.org, self.env, self.root, self.tf_env, self.outputs = emulator, org, env, root, tf_env, outputs
-
-    def client(self, service: str, account: str):
-        return self.emulator.boto3_client(service, REGION, account=None if account == DEFAULT_ACCOUNT else account)
+class WithEnvironment(Deployed):
+    def __init__(self, env: Environment, *args) -> None:
+        super().__init__(*args)
+        self.env = env
 
 
 @pytest.fixture(scope="module")
-def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WithEnvironment]:
     root = tmp_path_factory.mktemp("organization-environment")
     with running_emulator(None, log_path=root / "moto.log") as emulator:
         envs_dir = root / "envs"
@@ -88,10 +85,10 @@ def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         chains = [tuple(n for n in ORGANIZATION_STACKS if n in SIDE), tuple(n for n in ORGANIZATION_STACKS if n not in SIDE)]
         with ThreadPoolExecutor(max_workers=len(chains)) as pool:
             outputs |= {name: value for chain in pool.map(deploy, chains) for name, value in chain.items()}
-        yield Deployed(emulator, org, env, root, emulator.environment(tf_env), outputs)
+        yield WithEnvironment(env, emulator, org, root, emulator.environment(tf_env), outputs)
 
 
-def test_the_environments_trail_records_data_events_only(deployed: Deployed):
+def test_the_environments_trail_records_data_events_only(deployed: WithEnvironment):
     env = deployed.env
     cloudtrail = deployed.client("cloudtrail", env.account_id)
     (trail,) = cloudtrail.describe_trails()["trailList"]
@@ -101,7 +98,7 @@ def test_the_environments_trail_records_data_events_only(deployed: Deployed):
     assert "DataBucketAccessDeniedSpike" in alarms and "AuditTrailHeartbeat" not in alarms and "RootAccountUsage" not in alarms
 
 
-def test_the_organization_trail_watches_the_environments_management_events(deployed: Deployed):
+def test_the_organization_trail_watches_the_environments_management_events(deployed: WithEnvironment):
     env, names, s = deployed.env, deployed.org.names, deployed.org.settings
     key_arn = deployed.client("kms", env.account_id).describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
     logs = deployed.client("logs", s.management_account)
@@ -117,7 +114,7 @@ def test_the_organization_trail_watches_the_environments_management_events(deplo
     assert {t["TopicArn"] for t in deployed.client("sns", s.security_account).list_topics()["Topics"]} >= {topic}
 
 
-def test_the_security_account_holds_the_environments_investigations(deployed: Deployed):
+def test_the_security_account_holds_the_environments_investigations(deployed: WithEnvironment):
     env, s = deployed.env, deployed.org.settings
     key_arn = deployed.client("kms", env.account_id).describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
     athena = deployed.client("athena", s.security_account)
@@ -128,7 +125,7 @@ def test_the_security_account_holds_the_environments_investigations(deployed: De
     assert f"account = '{env.account_id}'" in queries[f"{env.name}_root_activity"]
 
 
-def test_a_plan_right_after_the_apply_has_no_changes(deployed: Deployed):
+def test_a_plan_right_after_the_apply_has_no_changes(deployed: WithEnvironment):
     names = (deployed.env.bootstrap_stack, deployed.env.name, *ORGANIZATION_STACKS)
 
     def plan(name: str) -> tuple[str, subprocess.CompletedProcess]:
