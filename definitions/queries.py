@@ -129,14 +129,15 @@ def on_one_account(template: QueryTemplate) -> QueryTemplate:
 def for_one_account(template: QueryTemplate) -> QueryTemplate | None:
     """`on_one_account` for any account: the investigator puts its id in place of
     ACCOUNT_PLACEHOLDER. None for an investigation that names the environment's resources or its
-    home region: it runs only for that environment (`for_environment`)."""
+    home region: it runs only for that environment, with its names (OrganizationTables'
+    `environment_queries`)."""
     variant = on_one_account(template)
     if variant.placeholders - {"account_id"}:
         return None
     description = f"{variant.description} One account of the organization's trail: replace {ACCOUNT_PLACEHOLDER} with its id."
-    first, rest = variant.text.split("\n", 1)
+    body = variant.text.split("\n", 1)[1]  # after the description line
     return QueryTemplate(name=variant.name, description=description,
-                         text=f"-- {description}\n{rest}".replace("{{account_id}}", ACCOUNT_PLACEHOLDER))
+                         text=f"-- {description}\n{body}".replace("{{account_id}}", ACCOUNT_PLACEHOLDER))
 
 
 def _read_template(path: Path, known: Mapping[str, str] = PLACEHOLDERS) -> tuple[QueryTemplate | None, list[str]]:

@@ -26,8 +26,8 @@ account, assumes `deploy_role` there (AWS Organizations creates OrganizationAcco
 member accounts only; the management account's stacks run with the caller's own credentials).
 Values crossing stacks are derived from the topology (names, the trail's ARN, the organization
 id), or looked up through a provider that assumes `lookup_role` (the trail key's ARN, an
-environment's data key's ARN); no stack reads another's state. Applied in ORGANIZATION_STACKS order: a policy that names a principal or a
-key of another stack needs it to exist.
+environment's data key's ARN); no stack reads another's state. Applied in ORGANIZATION_STACKS
+order: a policy that names a principal or a key of another stack needs it to exist.
 
 Nothing here grows with the members but the topology's account list: `org_cloudtrail`'s account
 projection, and the investigations that name the organization's accounts.

@@ -1,9 +1,9 @@
 """Athena over the organization trail's logs, in the security account: a workgroup that enforces
 KMS-encrypted results, a Glue database, and two tables over `AWSLogs/<organization id>/` in the
-log-archive account's bucket, both with the `cloudtrail` table's columns:
-
-The trail writes `AWSLogs/<organization id>/<account>/CloudTrail/<region>/<YYYY/MM/DD>/` (CloudTrail
-user guide, "Finding your CloudTrail log files"): the account's folder, then `CloudTrail/`.
+log-archive account's bucket. The trail writes
+`AWSLogs/<organization id>/<account>/CloudTrail/<region>/<YYYY/MM/DD>/` (CloudTrail user guide,
+"Finding your CloudTrail log files"): the account's folder, then `CloudTrail/`. Both tables have
+the `cloudtrail` table's columns:
 
 - `org_cloudtrail`: partitions projected on account (an enum: the topology's accounts), region and
   day. A new account is queryable once it is in organization.toml.
@@ -100,9 +100,10 @@ class OrganizationTables(Construct):
                                      workgroup=self.resource)
         for environment, environment_values in sorted((environment_queries or {}).items()):
             account = environment_values["account_id"]
+            variants = [on_one_account(template) for template in load_queries() if not template.reads_data_events_only]
             templates = [dataclasses.replace(variant, name=f"{environment}_{variant.name}",
                                              description=f"{variant.description} Environment {environment}, account {account}.")
-                         for variant in map(on_one_account, load_queries()) if not variant.reads_data_events_only]
+                         for variant in variants]
             self.queries |= named_queries(self, templates, environment_values, database_name=database.name,
                                           workgroup=self.resource)
         self.catalog_arns = [context.arn("glue", "catalog"), context.arn("glue", f"database/{database_name}"),
