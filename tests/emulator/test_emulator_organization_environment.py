@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,9 +31,8 @@ from operations.emulator import DEFAULT_ACCOUNT, deploy_stack, running_emulator
 from operations.terraform import terraform
 from stacks.ids import ORGANIZATION_STACKS
 from tests.emulator.test_emulator_organization import REGION, SIDE, Deployed, prepare_organization
-from tests.support import ENVIRONMENTS_DIR, organization_toml
-
-ENVIRONMENT = "dev"
+from tests.support import ENVIRONMENTS_DIR, first_environment, organization_toml
+from tests.unit.test_environments import to_toml
 
 
 def in_account(stack_dir: Path, destination: Path, account: str) -> Path:
@@ -52,6 +52,10 @@ class WithEnvironment(Deployed):
         super().__init__(*args)
         self.env = env
 
+    def env_client(self, service: str):
+        """A client of the environment's account, in its region."""
+        return self.emulator.boto3_client(service, self.env.region, account=self.env.account_id)
+
 
 @pytest.fixture(scope="module")
 def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[WithEnvironment]:
@@ -59,10 +63,11 @@ def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     with running_emulator(None, log_path=root / "moto.log") as emulator:
         envs_dir = root / "envs"
         envs_dir.mkdir()
-        text = (ENVIRONMENTS_DIR / f"{ENVIRONMENT}.toml").read_text(encoding="utf-8")
-        assert "[audit]" not in text, "the environment file sets its own audit keys: add these there"
-        (envs_dir / f"{ENVIRONMENT}.toml").write_text(text + "\n[audit]\nmanagement_events = false\ninsights = false\n",
-                                                     encoding="utf-8")
+        # The first non-production environment, its trail leaving management events to the organization.
+        name = first_environment(production=False).name
+        data = tomllib.loads((ENVIRONMENTS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+        data["audit"] = {**data.get("audit", {}), "management_events": False, "insights": False}
+        (envs_dir / f"{name}.toml").write_text(to_toml(data), encoding="utf-8")
         (env,) = load_environments(envs_dir)
         topology = root / "organization.toml"
         topology.write_text(organization_toml(settings="prevent_destroy = false", envs=[env],
@@ -89,18 +94,17 @@ def deployed(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_the_environments_trail_records_data_events_only(deployed: WithEnvironment):
-    env = deployed.env
-    cloudtrail = deployed.client("cloudtrail", env.account_id)
+    cloudtrail = deployed.env_client("cloudtrail")
     (trail,) = cloudtrail.describe_trails()["trailList"]
     selectors = cloudtrail.get_event_selectors(TrailName=trail["TrailARN"])["AdvancedEventSelectors"]
     assert [s["Name"] for s in selectors] == ["S3 objects of the watched buckets"]
-    alarms = {a["AlarmName"] for a in deployed.client("cloudwatch", env.account_id).describe_alarms()["MetricAlarms"]}
+    alarms = {a["AlarmName"] for a in deployed.env_client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert "DataBucketAccessDeniedSpike" in alarms and "AuditTrailHeartbeat" not in alarms and "RootAccountUsage" not in alarms
 
 
 def test_the_organization_trail_watches_the_environments_management_events(deployed: WithEnvironment):
     env, names, s = deployed.env, deployed.org.names, deployed.org.settings
-    key_arn = deployed.client("kms", env.account_id).describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
+    key_arn = deployed.env_client("kms").describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
     logs = deployed.client("logs", s.management_account)
     filters = {f["filterName"]: f["filterPattern"] for f in logs.describe_metric_filters(logGroupName=names.log_group)["metricFilters"]}
     prefix = env.name.capitalize()
@@ -116,7 +120,7 @@ def test_the_organization_trail_watches_the_environments_management_events(deplo
 
 def test_the_security_account_holds_the_environments_investigations(deployed: WithEnvironment):
     env, s = deployed.env, deployed.org.settings
-    key_arn = deployed.client("kms", env.account_id).describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
+    key_arn = deployed.env_client("kms").describe_key(KeyId=env.names.key_alias)["KeyMetadata"]["Arn"]
     athena = deployed.client("athena", s.security_account)
     ids = athena.list_named_queries(WorkGroup=deployed.org.names.workgroup)["NamedQueryIds"]
     # One at a time: moto's BatchGetNamedQuery answers HTTP 500.
